@@ -205,7 +205,11 @@ impl Cache {
         self.root.join("tmp").join(format!("{}-{n}", std::process::id()))
     }
 
-    fn write_atomic(&self, dest: &Path, write: impl FnOnce(&mut fs::File) -> std::io::Result<()>) -> std::io::Result<()> {
+    fn write_atomic(
+        &self,
+        dest: &Path,
+        write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         fs::create_dir_all(dest.parent().expect("entry has a parent"))?;
         let tmp = self.tmp_name();
         let mut file = fs::File::create(&tmp)?;

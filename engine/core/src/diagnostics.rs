@@ -97,12 +97,7 @@ impl Diagnostics {
             }
         }
         let n = self.items.len();
-        out.push_str(&format!(
-            "{} error{} in {}\n",
-            n,
-            if n == 1 { "" } else { "s" },
-            self.file.name
-        ));
+        out.push_str(&format!("{} error{} in {}\n", n, if n == 1 { "" } else { "s" }, self.file.name));
         out
     }
 }

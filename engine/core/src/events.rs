@@ -24,16 +24,47 @@ pub struct Event {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum EventKind {
-    RunStarted { workflow: String, nodes: usize },
-    RunFinished { status: RunStatus, duration_ms: u64 },
-    NodeStarted { node: String, op: String, attempt: u32 },
-    NodeProgress { node: String, fraction: f32, message: String },
-    NodeLog { node: String, level: LogLevel, message: String },
-    NodeCached { node: String },
-    NodeFinished { node: String, duration_ms: u64 },
+    RunStarted {
+        workflow: String,
+        nodes: usize,
+    },
+    RunFinished {
+        status: RunStatus,
+        duration_ms: u64,
+    },
+    NodeStarted {
+        node: String,
+        op: String,
+        attempt: u32,
+    },
+    NodeProgress {
+        node: String,
+        fraction: f32,
+        message: String,
+    },
+    NodeLog {
+        node: String,
+        level: LogLevel,
+        message: String,
+    },
+    NodeCached {
+        node: String,
+    },
+    NodeFinished {
+        node: String,
+        duration_ms: u64,
+    },
     /// `error` is the error chain, outermost first.
-    NodeFailed { node: String, error: Vec<String>, attempt: u32, will_retry: bool },
-    NodeSkipped { node: String, reason: String },
+    NodeFailed {
+        node: String,
+        error: Vec<String>,
+        attempt: u32,
+        will_retry: bool,
+    },
+    NodeSkipped {
+        node: String,
+        reason: String,
+    },
 }
 
 impl EventKind {

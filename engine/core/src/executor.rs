@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use std::panic::AssertUnwindSafe;
 
-use futures::{FutureExt, StreamExt};
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use indexmap::IndexMap;
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -171,10 +171,7 @@ struct GraphResult {
 
 impl Executor {
     pub fn new(limits: ResourceLimits, cache: Option<Arc<Cache>>) -> Self {
-        let semaphores = ResourceClass::ALL
-            .into_iter()
-            .map(|c| (c, Arc::new(Semaphore::new(limits.get(c)))))
-            .collect();
+        let semaphores = ResourceClass::ALL.into_iter().map(|c| (c, Arc::new(Semaphore::new(limits.get(c))))).collect();
         Executor { cache, semaphores }
     }
 
@@ -262,7 +259,8 @@ fn run_graph(
                     if matches!(outcome, Outcome::Skipped(_)) {
                         shared.bus.emit(EventKind::NodeSkipped { node: full_id, reason: reason.clone() });
                     }
-                    let state = if matches!(outcome, Outcome::Cancelled) { NodeState::Cancelled } else { NodeState::Skipped };
+                    let state =
+                        if matches!(outcome, Outcome::Cancelled) { NodeState::Cancelled } else { NodeState::Skipped };
                     reports[i] = Some(NodeReport { state, attempts: 0, duration_ms: 0, error: Some(vec![reason]) });
                     outcomes[i] = Some(outcome);
                     release(&plan.nodes[i], &mut waiting, &mut ready);
@@ -321,7 +319,11 @@ fn binding_value(binding: &Binding, outcomes: &[Option<Outcome>], inputs: &Index
     }
 }
 
-fn gather_inputs(node: &PlanNode, outcomes: &[Option<Outcome>], inputs: &IndexMap<String, Value>) -> IndexMap<String, Value> {
+fn gather_inputs(
+    node: &PlanNode,
+    outcomes: &[Option<Outcome>],
+    inputs: &IndexMap<String, Value>,
+) -> IndexMap<String, Value> {
     node.bindings.iter().map(|(port, b)| (port.clone(), binding_value(b, outcomes, inputs))).collect()
 }
 
@@ -361,7 +363,12 @@ async fn run_node(
         report: NodeReport { state, attempts, duration_ms: started.elapsed().as_millis() as u64, error },
     };
     let fail = |chain: Vec<String>, attempts: u32| {
-        shared.bus.emit(EventKind::NodeFailed { node: full_id.clone(), error: chain.clone(), attempt: attempts, will_retry: false });
+        shared.bus.emit(EventKind::NodeFailed {
+            node: full_id.clone(),
+            error: chain.clone(),
+            attempt: attempts,
+            will_retry: false,
+        });
         finish(Outcome::Failed(chain.clone()), NodeState::Failed, attempts, Some(chain))
     };
 
@@ -396,10 +403,15 @@ async fn run_node(
             shared.bus.emit(EventKind::NodeStarted { node: full_id.clone(), op: node.op.clone(), attempt: 1 });
             return match run_map(&shared, node, body.clone(), *parallel, values, &full_id).await {
                 Ok(outputs) => {
-                    shared.bus.emit(EventKind::NodeFinished { node: full_id.clone(), duration_ms: started.elapsed().as_millis() as u64 });
+                    shared.bus.emit(EventKind::NodeFinished {
+                        node: full_id.clone(),
+                        duration_ms: started.elapsed().as_millis() as u64,
+                    });
                     finish(Outcome::Done(Arc::new(outputs)), NodeState::Succeeded, 1, None)
                 }
-                Err(MapError::Cancelled) => finish(Outcome::Cancelled, NodeState::Cancelled, 1, Some(vec!["cancelled".into()])),
+                Err(MapError::Cancelled) => {
+                    finish(Outcome::Cancelled, NodeState::Cancelled, 1, Some(vec!["cancelled".into()]))
+                }
                 Err(MapError::Failed(chain)) => fail(chain, 1),
             };
         }
@@ -470,7 +482,10 @@ async fn run_node(
                         tracing::warn!(node = %full_id, "could not store the result in the cache: {e}");
                     }
                 }
-                shared.bus.emit(EventKind::NodeFinished { node: full_id.clone(), duration_ms: started.elapsed().as_millis() as u64 });
+                shared.bus.emit(EventKind::NodeFinished {
+                    node: full_id.clone(),
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
                 return finish(Outcome::Done(Arc::new(outputs)), NodeState::Succeeded, attempt, None);
             }
             Err(e) => e,
@@ -582,7 +597,9 @@ async fn run_map(
     let items = match values.shift_remove("items") {
         Some(Value::List(items)) => items,
         Some(Value::Null) | None => Vec::new(),
-        Some(other) => return Err(MapError::Failed(vec![format!("`items` must be a list, got {}", other.type_name())])),
+        Some(other) => {
+            return Err(MapError::Failed(vec![format!("`items` must be a list, got {}", other.type_name())]));
+        }
     };
     let total = items.len();
     let results: Vec<GraphResult> = futures::stream::iter(items.into_iter().enumerate())

@@ -66,8 +66,7 @@ pub fn condition_source(text: &str) -> &str {
 }
 
 static NODE_REF: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bnodes\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*"([^"]+)"\s*\])"#)
-        .expect("valid regex")
+    Regex::new(r#"\bnodes\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*"([^"]+)"\s*\])"#).expect("valid regex")
 });
 
 /// Node ids an expression refers to through `nodes.<id>` or `nodes["<id>"]`; these become

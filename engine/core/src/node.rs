@@ -28,8 +28,7 @@ pub enum ResourceClass {
 }
 
 impl ResourceClass {
-    pub const ALL: [ResourceClass; 4] =
-        [ResourceClass::Cpu, ResourceClass::Gpu, ResourceClass::Llm, ResourceClass::Io];
+    pub const ALL: [ResourceClass; 4] = [ResourceClass::Cpu, ResourceClass::Gpu, ResourceClass::Llm, ResourceClass::Io];
 }
 
 /// A typed input or output port.
@@ -201,7 +200,11 @@ impl NodeInputs {
         let params = if self.params.is_null() { serde_json::json!({}) } else { self.params.clone() };
         serde_path_to_error::deserialize(params).map_err(|e| {
             let path = e.path().to_string();
-            if path == "." { NodeError::Params(e.inner().to_string()) } else { NodeError::Params(format!("{path}: {}", e.inner())) }
+            if path == "." {
+                NodeError::Params(e.inner().to_string())
+            } else {
+                NodeError::Params(format!("{path}: {}", e.inner()))
+            }
         })
     }
 }

@@ -185,9 +185,11 @@ fn file_from_path(ty: &ValueType, value: Value, base_dir: &Path) -> Value {
 pub fn value_from_text(ty: &ValueType, text: &str) -> Value {
     match ty {
         ValueType::String | ValueType::File(_) => Value::String(text.to_owned()),
-        ValueType::Named(_) | ValueType::Json | ValueType::Any => serde_json::from_str(text)
-            .map(|j| Value::from_json(&j))
-            .unwrap_or_else(|_| Value::String(text.to_owned())),
-        _ => serde_json::from_str(text).map(|j| Value::from_json(&j)).unwrap_or_else(|_| Value::String(text.to_owned())),
+        ValueType::Named(_) | ValueType::Json | ValueType::Any => {
+            serde_json::from_str(text).map(|j| Value::from_json(&j)).unwrap_or_else(|_| Value::String(text.to_owned()))
+        }
+        _ => {
+            serde_json::from_str(text).map(|j| Value::from_json(&j)).unwrap_or_else(|_| Value::String(text.to_owned()))
+        }
     }
 }

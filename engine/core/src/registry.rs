@@ -88,7 +88,8 @@ impl Registry {
             return Ok(v.clone());
         }
         let v = Arc::new(
-            jsonschema::validator_for(&spec.params).map_err(|e| format!("the params schema of `{}` is invalid: {e}", spec.op))?,
+            jsonschema::validator_for(&spec.params)
+                .map_err(|e| format!("the params schema of `{}` is invalid: {e}", spec.op))?,
         );
         cache.insert(spec.op.clone(), v.clone());
         Ok(v)

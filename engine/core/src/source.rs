@@ -107,11 +107,7 @@ impl Doc {
     pub fn load(src: &SourceFile) -> Result<Doc, Vec<LoadError>> {
         if src.text.len() > MAX_SOURCE_BYTES {
             return Err(vec![LoadError {
-                message: format!(
-                    "the document is {} bytes; the limit is {} bytes",
-                    src.text.len(),
-                    MAX_SOURCE_BYTES
-                ),
+                message: format!("the document is {} bytes; the limit is {} bytes", src.text.len(), MAX_SOURCE_BYTES),
                 span: Span::new(0, 0),
                 label: "too large".into(),
             }]);
@@ -167,9 +163,7 @@ impl Doc {
             DocKind::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             DocKind::Str(s) => J::String(s.clone()),
             DocKind::Seq(items) => J::Array(items.iter().map(Doc::to_json).collect()),
-            DocKind::Map(entries) => {
-                J::Object(entries.iter().map(|(k, _, v)| (k.clone(), v.to_json())).collect())
-            }
+            DocKind::Map(entries) => J::Object(entries.iter().map(|(k, _, v)| (k.clone(), v.to_json())).collect()),
         }
     }
 }
@@ -274,8 +268,7 @@ impl<'a> Loader<'a> {
                             (Doc { span: span_between(start, end), kind: DocKind::Seq(items) }, anchor)
                         }
                         Frame::Map { start, anchor, entries, .. } => {
-                            let end =
-                                entries.last().map_or(at, |(_, _, d)| d.span.offset + d.span.len);
+                            let end = entries.last().map_or(at, |(_, _, d)| d.span.offset + d.span.len);
                             (Doc { span: span_between(start, end), kind: DocKind::Map(entries) }, anchor)
                         }
                     };
@@ -445,11 +438,7 @@ mod tests {
     fn spans_point_at_values() {
         let src = SourceFile::new("t.yaml", "nodes:\n  a:\n    op: ünï.op\n");
         let doc = Doc::load(&src).unwrap();
-        let span = doc.locate(&[
-            PathSeg::Key("nodes".into()),
-            PathSeg::Key("a".into()),
-            PathSeg::Key("op".into()),
-        ]);
+        let span = doc.locate(&[PathSeg::Key("nodes".into()), PathSeg::Key("a".into()), PathSeg::Key("op".into())]);
         assert_eq!(src.line_col(span.offset), (3, 9));
         assert_eq!(&src.text[span.offset..span.offset + span.len], "ünï.op");
     }

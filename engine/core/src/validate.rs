@@ -310,7 +310,9 @@ impl<'a> Validator<'a> {
                     self.error(
                         Diagnostic::new("unknown-type", format!("input `{name}`: {msg}"))
                             .at(span, "unknown type")
-                            .help("types: any, bool, int, float, string, json, file, text, video, audio, image, list<T>"),
+                            .help(
+                                "types: any, bool, int, float, string, json, file, text, video, audio, image, list<T>",
+                            ),
                     );
                     continue;
                 }
@@ -345,8 +347,11 @@ impl<'a> Validator<'a> {
                     if !list.contains(d) {
                         let span = self.span(&with(&path, &["default"]));
                         self.error(
-                            Diagnostic::new("invalid-default", format!("the default of input `{name}` is not in its enum"))
-                                .at(span, "not an allowed value"),
+                            Diagnostic::new(
+                                "invalid-default",
+                                format!("the default of input `{name}` is not in its enum"),
+                            )
+                            .at(span, "not an allowed value"),
                         );
                         ok = false;
                     }
@@ -359,7 +364,10 @@ impl<'a> Validator<'a> {
                     PlanInput { ty, default, allowed, optional: decl.optional, description: decl.description.clone() },
                 );
             } else {
-                out.insert(name.clone(), PlanInput { ty, default: None, allowed: None, optional: true, description: None });
+                out.insert(
+                    name.clone(),
+                    PlanInput { ty, default: None, allowed: None, optional: true, description: None },
+                );
             }
         }
         out
@@ -443,9 +451,12 @@ impl<'a> Validator<'a> {
                             let span = self.span(&path);
                             let known: Vec<&str> = r.output_types.keys().map(String::as_str).collect();
                             self.error(
-                                Diagnostic::new("unknown-port", format!("node `{}` has no output `{port}`", ids[*node]))
-                                    .at(span, "unknown output port")
-                                    .help(format!("its outputs: {}", known.join(", "))),
+                                Diagnostic::new(
+                                    "unknown-port",
+                                    format!("node `{}` has no output `{port}`", ids[*node]),
+                                )
+                                .at(span, "unknown output port")
+                                .help(format!("its outputs: {}", known.join(", "))),
                             );
                             None
                         }
@@ -561,9 +572,10 @@ impl<'a> Validator<'a> {
                 None if scope.broken.contains(&target) => {}
                 None => {
                     let span = self.span(path);
-                    let mut d = Diagnostic::new("unknown-node", format!("the expression refers to unknown node `{target}`"))
-                        .at(span, "unknown node")
-                        .node(id);
+                    let mut d =
+                        Diagnostic::new("unknown-node", format!("the expression refers to unknown node `{target}`"))
+                            .at(span, "unknown node")
+                            .node(id);
                     if let Some(s) = suggest(&target, scope.nodes.keys()) {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
@@ -615,7 +627,11 @@ impl<'a> Validator<'a> {
                 return Some(Binding::Input(port.to_owned()));
             }
             let known: Vec<&str> = scope.input_types.keys().map(String::as_str).collect();
-            let help = if known.is_empty() { "no inputs are declared here".to_owned() } else { format!("inputs here: {}", known.join(", ")) };
+            let help = if known.is_empty() {
+                "no inputs are declared here".to_owned()
+            } else {
+                format!("inputs here: {}", known.join(", "))
+            };
             self.error(attach(
                 Diagnostic::new("unknown-input", format!("unknown input `{port}`")).at(span, "not declared").help(help),
             ));
@@ -625,7 +641,8 @@ impl<'a> Validator<'a> {
             Some(&i) => Some(Binding::Node { node: i, port: port.to_owned() }),
             None if scope.broken.contains(source) => None,
             None => {
-                let mut d = Diagnostic::new("unknown-node", format!("unknown node `{source}`")).at(span, "no such node");
+                let mut d =
+                    Diagnostic::new("unknown-node", format!("unknown node `{source}`")).at(span, "no such node");
                 if let Some(s) = suggest(source, scope.nodes.keys()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -676,7 +693,9 @@ impl<'a> Validator<'a> {
         if decl.body.is_some() {
             let span = self.key_span(&with(node_path, &["body"]));
             self.error(
-                Diagnostic::new("unexpected-body", "only `map` nodes have a `body`").at(span, "not allowed here").node(id),
+                Diagnostic::new("unexpected-body", "only `map` nodes have a `body`")
+                    .at(span, "not allowed here")
+                    .node(id),
             );
         }
         let Some(op) = self.registry.get(&decl.op).cloned() else {
@@ -686,7 +705,10 @@ impl<'a> Validator<'a> {
                 None => "`reelflow nodes` lists every op".into(),
             };
             self.error(
-                Diagnostic::new("unknown-op", format!("unknown op `{}`", decl.op)).at(span, "unknown op").node(id).help(help),
+                Diagnostic::new("unknown-op", format!("unknown op `{}`", decl.op))
+                    .at(span, "unknown op")
+                    .node(id)
+                    .help(help),
             );
             return None;
         };
@@ -734,9 +756,12 @@ impl<'a> Validator<'a> {
                         if !p.ty.accepts(src_ty) {
                             let span = self.span(&path);
                             self.error(
-                                Diagnostic::new("type-mismatch", format!("port `{port}` of `{op}` takes {}, but this is {src_ty}", p.ty))
-                                    .at(span, format!("this is {src_ty}"))
-                                    .node(id),
+                                Diagnostic::new(
+                                    "type-mismatch",
+                                    format!("port `{port}` of `{op}` takes {}, but this is {src_ty}", p.ty),
+                                )
+                                .at(span, format!("this is {src_ty}"))
+                                .node(id),
                             );
                         }
                     }
@@ -752,7 +777,11 @@ impl<'a> Validator<'a> {
                         Diagnostic::new("unknown-port", format!("`{op}` has no input `{port}`"))
                             .at(span, "unknown input port")
                             .node(id)
-                            .help(if known.is_empty() { format!("`{op}` takes no inputs") } else { format!("its inputs: {}", known.join(", ")) }),
+                            .help(if known.is_empty() {
+                                format!("`{op}` takes no inputs")
+                            } else {
+                                format!("its inputs: {}", known.join(", "))
+                            }),
                     );
                 }
             }
@@ -761,10 +790,13 @@ impl<'a> Validator<'a> {
             if !p.optional && !source_types.contains_key(&p.name) {
                 let span = self.key_span(node_path);
                 self.error(
-                    Diagnostic::new("missing-input", format!("required input `{}` ({}) of `{op}` is not wired", p.name, p.ty))
-                        .at(span, "in this node")
-                        .node(id)
-                        .help(format!("add `inputs: {{{}: <node>.<port>}}`", p.name)),
+                    Diagnostic::new(
+                        "missing-input",
+                        format!("required input `{}` ({}) of `{op}` is not wired", p.name, p.ty),
+                    )
+                    .at(span, "in this node")
+                    .node(id)
+                    .help(format!("add `inputs: {{{}: <node>.<port>}}`", p.name)),
                 );
             }
         }
@@ -837,7 +869,9 @@ impl<'a> Validator<'a> {
             }
             if !(retry.factor.is_finite() && (1.0..=10.0).contains(&retry.factor)) {
                 let span = self.span(&with(node_path, &["retry", "factor"]));
-                self.error(Diagnostic::new("invalid-retry", "retry factor must be 1 to 10").at(span, "out of range").node(id));
+                self.error(
+                    Diagnostic::new("invalid-retry", "retry factor must be 1 to 10").at(span, "out of range").node(id),
+                );
             }
             for (field, d) in [("backoff", &retry.backoff), ("max_backoff", &retry.max_backoff)] {
                 if let Err(msg) = d.to_duration() {
@@ -850,7 +884,9 @@ impl<'a> Validator<'a> {
             match t.to_duration() {
                 Ok(d) if d.is_zero() => {
                     let span = self.span(&with(node_path, &["timeout"]));
-                    self.error(Diagnostic::new("invalid-duration", "a timeout must be positive").at(span, "zero").node(id));
+                    self.error(
+                        Diagnostic::new("invalid-duration", "a timeout must be positive").at(span, "zero").node(id),
+                    );
                 }
                 Ok(_) => {}
                 Err(msg) => {

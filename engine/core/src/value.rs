@@ -58,8 +58,7 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 5] =
-        [FileKind::File, FileKind::Text, FileKind::Video, FileKind::Audio, FileKind::Image];
+    pub const ALL: [FileKind; 5] = [FileKind::File, FileKind::Text, FileKind::Video, FileKind::Audio, FileKind::Image];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -195,19 +194,13 @@ impl Value {
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
             J::Object(o) => {
                 if let Some(J::String(path)) = o.get(FILE_KEY) {
-                    let kind = o
-                        .get("kind")
-                        .and_then(|k| serde_json::from_value(k.clone()).ok())
-                        .unwrap_or(FileKind::File);
+                    let kind =
+                        o.get("kind").and_then(|k| serde_json::from_value(k.clone()).ok()).unwrap_or(FileKind::File);
                     return Value::File(FileRef {
                         path: path.into(),
                         kind,
                         hash: o.get("hash").and_then(|h| h.as_str()).map(str::to_owned),
-                        meta: o
-                            .get("meta")
-                            .and_then(|m| m.as_object())
-                            .cloned()
-                            .unwrap_or_default(),
+                        meta: o.get("meta").and_then(|m| m.as_object()).cloned().unwrap_or_default(),
                     });
                 }
                 Value::Map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
@@ -337,9 +330,7 @@ impl ValueType {
         use ValueType as T;
         match (self, value) {
             (T::Any, _) => true,
-            (T::Bool, Value::Bool(_)) | (T::Int, Value::Int(_)) | (T::String, Value::String(_)) => {
-                true
-            }
+            (T::Bool, Value::Bool(_)) | (T::Int, Value::Int(_)) | (T::String, Value::String(_)) => true,
             (T::Float, Value::Float(_) | Value::Int(_)) => true,
             (T::Json | T::Named(_), v) => v.files().is_empty(),
             (T::List(inner), Value::List(items)) => items.iter().all(|v| inner.check(v)),

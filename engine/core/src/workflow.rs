@@ -153,8 +153,7 @@ impl DurationSpec {
                 let t = t.trim();
                 let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
                 let (num, unit) = t.split_at(split);
-                let n: f64 =
-                    num.parse().map_err(|_| format!("`{t}` is not a duration like `30s`"))?;
+                let n: f64 = num.parse().map_err(|_| format!("`{t}` is not a duration like `30s`"))?;
                 let scale = match unit.trim() {
                     "ms" => 0.001,
                     "s" | "" => 1.0,

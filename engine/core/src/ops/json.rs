@@ -21,11 +21,15 @@ pub(super) fn nodes() -> Vec<Arc<dyn Node>> {
             json_get,
         ),
         PureOp::arc(
-            NodeSpec::new("json.set", 1, "Returns `value` with `path` set to the `new` input (or the `to` param), creating objects on the way.")
-                .input("value", ValueType::Json, "The JSON to change.")
-                .optional_input("new", ValueType::Any, "The value to put at `path`; overrides `to`.")
-                .output("value", ValueType::Json, "The changed JSON.")
-                .params::<SetParams>(),
+            NodeSpec::new(
+                "json.set",
+                1,
+                "Returns `value` with `path` set to the `new` input (or the `to` param), creating objects on the way.",
+            )
+            .input("value", ValueType::Json, "The JSON to change.")
+            .optional_input("new", ValueType::Any, "The value to put at `path`; overrides `to`.")
+            .output("value", ValueType::Json, "The changed JSON.")
+            .params::<SetParams>(),
             json_set,
         ),
         PureOp::arc(
@@ -59,9 +63,13 @@ struct Const {
 impl Const {
     fn new() -> Self {
         Const {
-            spec: NodeSpec::new("const", 1, "Outputs the literal `value` (typed by `type`, or inferred from the value).")
-                .output("value", ValueType::Any, "The literal.")
-                .params::<ConstParams>(),
+            spec: NodeSpec::new(
+                "const",
+                1,
+                "Outputs the literal `value` (typed by `type`, or inferred from the value).",
+            )
+            .output("value", ValueType::Any, "The literal.")
+            .params::<ConstParams>(),
         }
     }
 }
@@ -101,7 +109,9 @@ impl Node for Const {
             // Named structure types are not known here; `json` is a safe superset for them.
             Some(t) => ValueType::parse(t, &|_| false).unwrap_or(ValueType::Json),
             None => match params.get("value") {
-                Some(v) if crate::expr::expression_in(v.as_str().unwrap_or_default()).is_none() => infer_type(&Value::from_json(v)),
+                Some(v) if crate::expr::expression_in(v.as_str().unwrap_or_default()).is_none() => {
+                    infer_type(&Value::from_json(v))
+                }
                 _ => ValueType::Any,
             },
         };
@@ -181,7 +191,8 @@ fn parse_path(path: &str) -> Result<Vec<Step>, NodeError> {
             if idx.is_empty() {
                 continue;
             }
-            let i = idx.parse::<usize>().map_err(|_| NodeError::Params(format!("bad index `[{idx}]` in path `{path}`")))?;
+            let i =
+                idx.parse::<usize>().map_err(|_| NodeError::Params(format!("bad index `[{idx}]` in path `{path}`")))?;
             steps.push(Step::Index(i));
         }
     }
@@ -226,9 +237,12 @@ fn json_set(inputs: &NodeInputs) -> Result<Outputs, NodeError> {
                 here.as_object_mut().expect("made an object").entry(k).or_insert(serde_json::Value::Null)
             }
             Step::Index(i) => {
-                let arr = here.as_array_mut().ok_or_else(|| NodeError::failed(format!("`{}`: index into a non-list", p.path)))?;
+                let arr = here
+                    .as_array_mut()
+                    .ok_or_else(|| NodeError::failed(format!("`{}`: index into a non-list", p.path)))?;
                 let len = arr.len();
-                arr.get_mut(i).ok_or_else(|| NodeError::failed(format!("`{}`: index {i} out of range (length {len})", p.path)))?
+                arr.get_mut(i)
+                    .ok_or_else(|| NodeError::failed(format!("`{}`: index {i} out of range (length {len})", p.path)))?
             }
         };
     }
@@ -289,7 +303,8 @@ mod tests {
 
     #[test]
     fn set_creates_objects_and_merge_is_deep() {
-        let out = json_set(&inputs(&[("value", serde_json::json!({}))], serde_json::json!({"path": "a.b", "to": 1}))).unwrap();
+        let out = json_set(&inputs(&[("value", serde_json::json!({}))], serde_json::json!({"path": "a.b", "to": 1})))
+            .unwrap();
         assert_eq!(out["value"].to_json(), serde_json::json!({"a": {"b": 1}}));
         let out = json_merge(&inputs(
             &[("a", serde_json::json!({"x": {"y": 1, "z": 2}})), ("b", serde_json::json!({"x": {"y": 3}}))],

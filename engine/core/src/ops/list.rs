@@ -38,10 +38,14 @@ pub(super) fn nodes() -> Vec<Arc<dyn Node>> {
             concat,
         ),
         PureOp::arc(
-            NodeSpec::new("list.slice", 1, "Items from `start` up to (not including) `end`; negative indices count from the end.")
-                .input("items", any_list(), "The list.")
-                .output("items", any_list(), "The slice.")
-                .params::<SliceParams>(),
+            NodeSpec::new(
+                "list.slice",
+                1,
+                "Items from `start` up to (not including) `end`; negative indices count from the end.",
+            )
+            .input("items", any_list(), "The list.")
+            .output("items", any_list(), "The slice.")
+            .params::<SliceParams>(),
             slice,
         ),
         PureOp::arc(
@@ -90,7 +94,9 @@ struct JoinParams {
 fn items(inputs: &NodeInputs, port: &str) -> Result<Vec<Value>, NodeError> {
     match inputs.require(port)? {
         Value::List(l) => Ok(l.clone()),
-        other => Err(NodeError::Input { port: port.into(), message: format!("expected a list, got {}", other.type_name()) }),
+        other => {
+            Err(NodeError::Input { port: port.into(), message: format!("expected a list, got {}", other.type_name()) })
+        }
     }
 }
 

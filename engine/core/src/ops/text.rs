@@ -138,8 +138,11 @@ fn split(inputs: &NodeInputs) -> Result<Outputs, NodeError> {
         return Err(NodeError::Params("separator must not be empty".into()));
     }
     let text = inputs.require("text")?.as_str().unwrap_or_default();
-    let items =
-        text.split(p.separator.as_str()).filter(|s| !(p.skip_empty && s.is_empty())).map(|s| Value::String(s.to_owned())).collect();
+    let items = text
+        .split(p.separator.as_str())
+        .filter(|s| !(p.skip_empty && s.is_empty()))
+        .map(|s| Value::String(s.to_owned()))
+        .collect();
     Ok(one("items", Value::List(items)))
 }
 
@@ -158,12 +161,20 @@ impl Node for ReadText {
             return Err(NodeError::Input { port: "file".into(), message: "not a file".into() });
         };
         let path = file.path.clone();
-        let meta = tokio::fs::metadata(&path).await.map_err(|e| NodeError::context(format!("reading {}", path.display()), e))?;
+        let meta = tokio::fs::metadata(&path)
+            .await
+            .map_err(|e| NodeError::context(format!("reading {}", path.display()), e))?;
         if meta.len() > MAX_TEXT_BYTES {
-            return Err(NodeError::failed(format!("{} is {} bytes; text.read reads at most {MAX_TEXT_BYTES}", path.display(), meta.len())));
+            return Err(NodeError::failed(format!(
+                "{} is {} bytes; text.read reads at most {MAX_TEXT_BYTES}",
+                path.display(),
+                meta.len()
+            )));
         }
-        let bytes = tokio::fs::read(&path).await.map_err(|e| NodeError::context(format!("reading {}", path.display()), e))?;
-        let text = String::from_utf8(bytes).map_err(|_| NodeError::failed(format!("{} is not UTF-8 text", path.display())))?;
+        let bytes =
+            tokio::fs::read(&path).await.map_err(|e| NodeError::context(format!("reading {}", path.display()), e))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| NodeError::failed(format!("{} is not UTF-8 text", path.display())))?;
         Ok(one("text", text))
     }
 }
@@ -185,7 +196,9 @@ impl Node for WriteText {
         }
         let text = inputs.require("text")?.as_str().unwrap_or_default().to_owned();
         let path = ctx.workspace()?.join(&p.name);
-        tokio::fs::write(&path, text).await.map_err(|e| NodeError::context(format!("writing {}", path.display()), e))?;
+        tokio::fs::write(&path, text)
+            .await
+            .map_err(|e| NodeError::context(format!("writing {}", path.display()), e))?;
         Ok(one("file", Value::File(FileRef::new(path, FileKind::Text))))
     }
 }
