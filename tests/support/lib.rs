@@ -1,1 +1,89 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: the `reelflow` binary and scratch directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root (this package lives in its `tests/` folder).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// The `reelflow` binary of this build. `cargo test --workspace` builds it with the tests;
+/// when only this package's tests run, it is built here once.
+pub fn reelflow_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        // target/<profile>/deps/<test> → target/<profile>/reelflow
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target profile directory");
+        let bin = profile_dir.join("reelflow");
+        if !bin.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "-p", "reelflow-cli"])
+                .current_dir(repo_root())
+                .status()
+                .expect("running cargo build");
+            assert!(status.success(), "building reelflow-cli failed");
+        }
+        bin
+    })
+}
+
+/// A scratch directory with its own data directory, and a way to run the CLI in it.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file into the sandbox and returns its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write fixture");
+        path
+    }
+
+    /// A `reelflow` command running in the sandbox with its data directory inside it.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(reelflow_bin());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("REELFLOW_DATA_DIR", self.dir.path().join("data"))
+            .env("REELFLOW_WORKFLOWS_DIR", repo_root().join("workflows"))
+            .env_remove("REELFLOW_CONFIG")
+            .env_remove("REELFLOW_CACHE");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running reelflow")
+    }
+}
+
+/// stdout as JSON lines (events, then the run report).
+pub fn json_lines(output: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

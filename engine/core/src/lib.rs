@@ -40,6 +40,7 @@ mod source;
 mod validate;
 mod value;
 
+pub mod benchmark;
 pub mod cache;
 pub mod ops;
 pub mod workflow;

@@ -610,7 +610,7 @@ impl<'a> Validator<'a> {
         path: &[PathSeg],
         node: Option<&str>,
     ) -> Option<Binding> {
-        let span = self.span(path);
+        // Spans are looked up only for errors: locating walks the document.
         let attach = |d: Diagnostic| match node {
             Some(n) => d.node(n),
             None => d,
@@ -618,7 +618,7 @@ impl<'a> Validator<'a> {
         let Some((source, port)) = reference.trim().split_once('.') else {
             self.error(attach(
                 Diagnostic::new("bad-reference", format!("`{reference}` is not a reference"))
-                    .at(span, "expected `node.port` or `inputs.name`"),
+                    .at(self.span(path), "expected `node.port` or `inputs.name`"),
             ));
             return None;
         };
@@ -633,7 +633,9 @@ impl<'a> Validator<'a> {
                 format!("inputs here: {}", known.join(", "))
             };
             self.error(attach(
-                Diagnostic::new("unknown-input", format!("unknown input `{port}`")).at(span, "not declared").help(help),
+                Diagnostic::new("unknown-input", format!("unknown input `{port}`"))
+                    .at(self.span(path), "not declared")
+                    .help(help),
             ));
             return None;
         }
@@ -642,7 +644,7 @@ impl<'a> Validator<'a> {
             None if scope.broken.contains(source) => None,
             None => {
                 let mut d =
-                    Diagnostic::new("unknown-node", format!("unknown node `{source}`")).at(span, "no such node");
+                    Diagnostic::new("unknown-node", format!("unknown node `{source}`")).at(self.span(path), "no such node");
                 if let Some(s) = suggest(source, scope.nodes.keys()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }

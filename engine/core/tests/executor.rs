@@ -112,9 +112,8 @@ impl Harness {
         req.inputs = plan.bind_inputs(IndexMap::new(), Path::new(".")).unwrap();
         req.events = sink.clone();
         tweak(&mut req);
-        let report = tokio::time::timeout(Duration::from_secs(60), exec.run(Arc::new(plan), req))
-            .await
-            .expect("the run ends");
+        let report =
+            tokio::time::timeout(Duration::from_secs(60), exec.run(Arc::new(plan), req)).await.expect("the run ends");
         (report, sink.events())
     }
 
@@ -143,7 +142,8 @@ fn seq_of(events: &[Event], node: &str, finished: bool) -> u64 {
         .expect("event present")
 }
 
-const TWO_SLEEPERS: &str = "reelflow: 1\nnodes:\n  a: {op: debug.sleep, params: {ms: 300}}\n  b: {op: debug.sleep, params: {ms: 300}}\n";
+const TWO_SLEEPERS: &str =
+    "reelflow: 1\nnodes:\n  a: {op: debug.sleep, params: {ms: 300}}\n  b: {op: debug.sleep, params: {ms: 300}}\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn independent_nodes_run_concurrently() {
@@ -350,7 +350,8 @@ async fn the_cache_skips_unchanged_nodes_across_executors() {
 async fn a_rerun_after_failure_resumes_at_the_failed_node() {
     let h = Harness::new();
     let exec = h.executor(ResourceLimits::default(), true);
-    let failing = "reelflow: 1\nnodes:\n  a: {op: test.count}\n  b:\n    op: debug.fail\n    inputs: {value: a.value}\n";
+    let failing =
+        "reelflow: 1\nnodes:\n  a: {op: test.count}\n  b:\n    op: debug.fail\n    inputs: {value: a.value}\n";
     let (report, _) = h.run_with(&exec, failing, |_| {}).await;
     assert_eq!(report.status, RunStatus::Failed);
     assert_eq!(h.runs(), 1);

@@ -49,7 +49,10 @@ fn duplicate_node_ids_name_the_first_definition() {
 fn unknown_op_suggests_the_closest() {
     let yaml = "reelflow: 1\nnodes:\n  a:\n    op: text.templat\n";
     has(yaml, "unknown-op", 4, Some("a"));
-    assert_eq!(errors(yaml).items[0].help.as_deref(), Some("did you mean `text.template`? (`reelflow nodes` lists every op)"));
+    assert_eq!(
+        errors(yaml).items[0].help.as_deref(),
+        Some("did you mean `text.template`? (`reelflow nodes` lists every op)")
+    );
 }
 
 #[test]
@@ -132,8 +135,18 @@ fn inputs_are_typed() {
 
 #[test]
 fn map_nodes_need_a_list_and_a_body() {
-    has("reelflow: 1\nnodes:\n  a: {op: const, params: {value: 3}}\n  m:\n    op: map\n    inputs: {items: a.value}\n    body: {nodes: {}, outputs: {}}\n", "type-mismatch", 6, Some("m"));
-    has("reelflow: 1\nnodes:\n  a: {op: list.range, params: {end: 3}}\n  m:\n    op: map\n    inputs: {items: a.items}\n", "missing-body", 4, Some("m"));
+    has(
+        "reelflow: 1\nnodes:\n  a: {op: const, params: {value: 3}}\n  m:\n    op: map\n    inputs: {items: a.value}\n    body: {nodes: {}, outputs: {}}\n",
+        "type-mismatch",
+        6,
+        Some("m"),
+    );
+    has(
+        "reelflow: 1\nnodes:\n  a: {op: list.range, params: {end: 3}}\n  m:\n    op: map\n    inputs: {items: a.items}\n",
+        "missing-body",
+        4,
+        Some("m"),
+    );
     // Errors inside the body are located inside the body.
     let yaml = "reelflow: 1\nnodes:\n  a: {op: list.range, params: {end: 3}}\n  m:\n    op: map\n    inputs: {items: a.items}\n    body:\n      nodes:\n        t:\n          op: text.split\n          inputs: {text: inputs.item}\n      outputs: {parts: t.items}\n";
     has(yaml, "type-mismatch", 11, Some("t"));

@@ -15,8 +15,9 @@ use crate::value::{Value, ValueType};
 pub(super) fn nodes() -> Vec<Arc<dyn Node>> {
     vec![
         PureOp::arc(
-            NodeSpec::new("debug.noop", 1, "Passes `value` through unchanged (null when not wired).")
+            NodeSpec::new("debug.noop", 1, "Passes `value` through unchanged (null when not wired); other inputs, under any name, are waited for and ignored.")
                 .optional_input("value", ValueType::Any, "Anything.")
+                .variadic()
                 .output("value", ValueType::Any, "The same value."),
             |inputs| Ok(one("value", inputs.values.get("value").cloned().unwrap_or(Value::Null))),
         ),
