@@ -159,8 +159,7 @@ impl Cache {
         Some(entry.outputs)
     }
 
-    /// Stores outputs under `key`. Output files are copied into the blob store (hard-linked
-    /// where possible); the entry refers to the blobs.
+    /// Stores outputs under `key`. Output files are copied into the blob store ; the entry refers to the blobs.
     pub fn put(&self, key: &CacheKey, op: &str, version: u32, outputs: &Outputs) -> std::io::Result<()> {
         let mut stored = outputs.clone();
         let mut failure = None;
@@ -191,10 +190,11 @@ impl Cache {
         let dest = self.blob_path(&hash);
         if !dest.exists() {
             fs::create_dir_all(dest.parent().expect("blob has a parent"))?;
+            // A copy, not a hard link: an operator that later rewrote the workspace file in
+            // place would otherwise change the cached blob too. (std's copy uses
+            // copy_file_range, which shares extents on filesystems that can.)
             let tmp = self.tmp_name();
-            if fs::hard_link(&f.path, &tmp).is_err() {
-                fs::copy(&f.path, &tmp)?;
-            }
+            fs::copy(&f.path, &tmp)?;
             fs::rename(&tmp, &dest)?;
         }
         Ok((hash, dest))

@@ -65,6 +65,10 @@ pub enum EventKind {
         node: String,
         reason: String,
     },
+    /// The run was cancelled before or while this node ran.
+    NodeCancelled {
+        node: String,
+    },
 }
 
 impl EventKind {
@@ -76,7 +80,8 @@ impl EventKind {
             | EventKind::NodeCached { node }
             | EventKind::NodeFinished { node, .. }
             | EventKind::NodeFailed { node, .. }
-            | EventKind::NodeSkipped { node, .. } => Some(node),
+            | EventKind::NodeSkipped { node, .. }
+            | EventKind::NodeCancelled { node } => Some(node),
             EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => None,
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use std::panic::AssertUnwindSafe;
 
@@ -28,8 +28,9 @@ use crate::plan::{Binding, Plan, PlanKind, PlanNode};
 use crate::source::PathSeg;
 use crate::value::Value;
 
-/// Concurrency limits per resource class.
+/// Concurrency limits per resource class; classes not given keep their defaults.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResourceLimits {
     pub cpu: usize,
     pub gpu: usize,
@@ -256,8 +257,11 @@ fn run_graph(
                         Outcome::Skipped(r) => r.clone(),
                         _ => "run cancelled".into(),
                     };
-                    if matches!(outcome, Outcome::Skipped(_)) {
-                        shared.bus.emit(EventKind::NodeSkipped { node: full_id, reason: reason.clone() });
+                    match &outcome {
+                        Outcome::Skipped(_) => {
+                            shared.bus.emit(EventKind::NodeSkipped { node: full_id, reason: reason.clone() })
+                        }
+                        _ => shared.bus.emit(EventKind::NodeCancelled { node: full_id }),
                     }
                     let state =
                         if matches!(outcome, Outcome::Cancelled) { NodeState::Cancelled } else { NodeState::Skipped };
@@ -268,19 +272,20 @@ fn run_graph(
                 }
                 let values = gather_inputs(node, &outcomes, &inputs);
                 let scope = expr_scope(node, &outcomes, &inputs);
-                tasks.spawn(run_node(shared.clone(), plan.clone(), i, values, scope, prefix.clone()));
+                let task = run_node(shared.clone(), plan.clone(), i, values, scope, prefix.clone());
+                if node.inline {
+                    // Quick ops run right here: a spawned task would cost more than the op.
+                    let finished = task.await;
+                    record(&shared, &plan, finished, &mut outcomes, &mut reports, &mut waiting, &mut ready);
+                } else {
+                    tasks.spawn(task);
+                }
             }
             let Some(joined) = tasks.join_next().await else { break };
             // Node tasks catch their operator's panics, so a join error means the runtime is
             // shutting down; the nodes left unfinished are reported as not run.
             let Ok(finished) = joined else { continue };
-            if matches!(finished.outcome, Outcome::Failed(_)) && shared.fail_fast {
-                shared.cancel.cancel();
-            }
-            let i = finished.index;
-            outcomes[i] = Some(finished.outcome);
-            reports[i] = Some(finished.report);
-            release(&plan.nodes[i], &mut waiting, &mut ready);
+            record(&shared, &plan, finished, &mut outcomes, &mut reports, &mut waiting, &mut ready);
         }
 
         let mut outputs = IndexMap::new();
@@ -298,6 +303,25 @@ fn run_graph(
         }
         GraphResult { outcomes, reports, outputs }
     })
+}
+
+/// Stores a finished node's outcome and readies the nodes that waited only for it.
+fn record(
+    shared: &RunShared,
+    plan: &Plan,
+    finished: Finished,
+    outcomes: &mut [Option<Outcome>],
+    reports: &mut [Option<NodeReport>],
+    waiting: &mut [usize],
+    ready: &mut Vec<usize>,
+) {
+    if matches!(finished.outcome, Outcome::Failed(_)) && shared.fail_fast {
+        shared.cancel.cancel();
+    }
+    let i = finished.index;
+    outcomes[i] = Some(finished.outcome);
+    reports[i] = Some(finished.report);
+    release(&plan.nodes[i], waiting, ready);
 }
 
 fn release(node: &PlanNode, waiting: &mut [usize], ready: &mut Vec<usize>) {
@@ -362,6 +386,10 @@ async fn run_node(
         outcome,
         report: NodeReport { state, attempts, duration_ms: started.elapsed().as_millis() as u64, error },
     };
+    let cancelled = |attempts: u32| {
+        shared.bus.emit(EventKind::NodeCancelled { node: full_id.clone() });
+        finish(Outcome::Cancelled, NodeState::Cancelled, attempts, Some(vec!["run cancelled".into()]))
+    };
     let fail = |chain: Vec<String>, attempts: u32| {
         shared.bus.emit(EventKind::NodeFailed {
             node: full_id.clone(),
@@ -417,25 +445,30 @@ async fn run_node(
         }
     };
 
-    // The cache: the key covers op, version, params and input contents.
+    // The cache: the key covers op, version, params and input file contents. Hashing files
+    // and reading the entry are blocking I/O, done in one hop off the async threads.
     let cache_key = match (&shared.cache, node.cacheable) {
         (Some(cache), true) => {
             let cache = cache.clone();
             let (op_name, version, p, v) = (node.op.clone(), node.version, params.clone(), values.clone());
-            match tokio::task::spawn_blocking(move || cache.key(&op_name, version, &p, &v)).await {
-                Ok(Ok(key)) => Some(key),
+            let lookup = tokio::task::spawn_blocking(move || {
+                cache.key(&op_name, version, &p, &v).map(|key| {
+                    let hit = cache.get(&key);
+                    (key, hit)
+                })
+            });
+            match lookup.await {
+                Ok(Ok((_, Some(outputs)))) => {
+                    shared.bus.emit(EventKind::NodeCached { node: full_id.clone() });
+                    return finish(Outcome::Done(Arc::new(outputs)), NodeState::Cached, 0, None);
+                }
+                Ok(Ok((key, None))) => Some(key),
                 Ok(Err(e)) => return fail(vec![format!("hashing inputs for the cache: {e}")], 0),
                 Err(e) => return fail(vec![format!("hashing inputs for the cache: {e}")], 0),
             }
         }
         _ => None,
     };
-    if let (Some(cache), Some(key)) = (&shared.cache, &cache_key) {
-        if let Some(outputs) = cache.get(key) {
-            shared.bus.emit(EventKind::NodeCached { node: full_id.clone() });
-            return finish(Outcome::Done(Arc::new(outputs)), NodeState::Cached, 0, None);
-        }
-    }
 
     let semaphore = shared.semaphores[&node.resource].clone();
     let mut attempt = 0;
@@ -443,7 +476,7 @@ async fn run_node(
         attempt += 1;
         let permit: OwnedSemaphorePermit = tokio::select! {
             p = semaphore.clone().acquire_owned() => p.expect("semaphores are never closed"),
-            _ = shared.cancel.cancelled() => return finish(Outcome::Cancelled, NodeState::Cancelled, attempt - 1, Some(vec!["run cancelled".into()])),
+            _ = shared.cancel.cancelled() => return cancelled(attempt - 1),
         };
         shared.bus.emit(EventKind::NodeStarted { node: full_id.clone(), op: node.op.clone(), attempt });
         let token = shared.cancel.child_token();
@@ -491,17 +524,17 @@ async fn run_node(
             Err(e) => e,
         };
         if shared.cancel.is_cancelled() {
-            return finish(Outcome::Cancelled, NodeState::Cancelled, attempt, Some(vec!["run cancelled".into()]));
+            return cancelled(attempt);
         }
         let chain = error.chain();
         if !(error.is_retryable() && attempt < node.retry.attempts) {
             return fail(chain, attempt);
         }
         shared.bus.emit(EventKind::NodeFailed { node: full_id.clone(), error: chain, attempt, will_retry: true });
-        let delay = jittered(node.retry.delay_before(attempt + 1), node.retry.jitter);
+        let delay = node.retry.delay_before(attempt + 1, rand::random::<f64>());
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = shared.cancel.cancelled() => return finish(Outcome::Cancelled, NodeState::Cancelled, attempt, Some(vec!["run cancelled".into()])),
+            _ = shared.cancel.cancelled() => return cancelled(attempt),
         }
     }
 }
@@ -512,14 +545,6 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
-}
-
-fn jittered(delay: Duration, jitter: bool) -> Duration {
-    if !jitter || delay.is_zero() {
-        return delay;
-    }
-    let factor: f64 = rand::random_range(0.5..1.5);
-    delay.mul_f64(factor)
 }
 
 /// Evaluates `${{ }}` params and checks the result against the op's schema.
@@ -602,15 +627,17 @@ async fn run_map(
         }
     };
     let total = items.len();
-    let results: Vec<GraphResult> = futures::stream::iter(items.into_iter().enumerate())
+    // Items start as slots free up (a slow item does not hold back later ones); results are
+    // put back in item order afterwards.
+    let mut results: Vec<(usize, GraphResult)> = futures::stream::iter(items.into_iter().enumerate())
         .map(|(index, item)| {
             let mut inputs = values.clone();
             inputs.insert("item".into(), item);
             inputs.insert("index".into(), Value::Int(index as i64));
             let prefix = format!("{full_id}[{index}].");
-            run_graph(shared.clone(), body.clone(), Arc::new(inputs), prefix)
+            run_graph(shared.clone(), body.clone(), Arc::new(inputs), prefix).map(move |r| (index, r))
         })
-        .buffered(parallel)
+        .buffer_unordered(parallel)
         .enumerate()
         .map(|(done, r)| {
             shared.bus.emit(EventKind::NodeProgress {
@@ -622,6 +649,8 @@ async fn run_map(
         })
         .collect()
         .await;
+    results.sort_by_key(|(index, _)| *index);
+    let results: Vec<GraphResult> = results.into_iter().map(|(_, r)| r).collect();
 
     let mut failures = Vec::new();
     let mut cancelled = false;

@@ -60,6 +60,10 @@ pub struct NodeSpec {
     /// Accepts inputs under any port name (type `any`), as script nodes do.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub variadic_inputs: bool,
+    /// A quick, non-blocking operator (microseconds, no I/O): the executor runs it on the
+    /// scheduler's own task instead of spawning one, which is most of the cost of such a node.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub inline: bool,
 }
 
 impl NodeSpec {
@@ -74,6 +78,7 @@ impl NodeSpec {
             resource: ResourceClass::Cpu,
             deterministic: true,
             variadic_inputs: false,
+            inline: false,
         }
     }
 
@@ -109,6 +114,11 @@ impl NodeSpec {
 
     pub fn nondeterministic(mut self) -> Self {
         self.deterministic = false;
+        self
+    }
+
+    pub fn inline(mut self) -> Self {
+        self.inline = true;
         self
     }
 

@@ -67,6 +67,8 @@ pub struct PlanNode {
     pub timeout: Option<Duration>,
     pub cacheable: bool,
     pub resource: ResourceClass,
+    /// Run on the scheduler's task (a quick op without a timeout).
+    pub inline: bool,
     /// Indices of the nodes this node waits for, and of the nodes that wait for it.
     pub deps: Vec<usize>,
     pub dependents: Vec<usize>,
@@ -102,11 +104,16 @@ impl Default for Retry {
 }
 
 impl Retry {
-    /// The delay before attempt `next` (2 = first retry), before jitter.
-    pub fn delay_before(&self, next: u32) -> Duration {
-        let exp = self.factor.powi(next.saturating_sub(2) as i32);
-        let secs = (self.backoff.as_secs_f64() * exp).min(self.max_backoff.as_secs_f64());
-        Duration::from_secs_f64(secs.max(0.0))
+    /// The delay before attempt `next` (2 = first retry): exponential, randomised by ±50%
+    /// when `jitter` is on (`random` in 0..1), and never above `max_backoff`.
+    pub fn delay_before(&self, next: u32, random: f64) -> Duration {
+        let exp = self.factor.powi(next.saturating_sub(2).min(1000) as i32);
+        let mut secs = self.backoff.as_secs_f64() * exp;
+        if self.jitter {
+            secs *= 0.5 + random;
+        }
+        let secs = secs.min(self.max_backoff.as_secs_f64());
+        Duration::from_secs_f64(if secs.is_finite() { secs.max(0.0) } else { 0.0 })
     }
 }
 
@@ -135,7 +142,7 @@ impl Plan {
             let value = match given.get(name).cloned() {
                 Some(v) => file_from_path(&decl.ty, v, base_dir),
                 None => match (&decl.default, decl.optional) {
-                    (Some(d), _) => d.clone(),
+                    (Some(d), _) => file_from_path(&decl.ty, d.clone(), base_dir),
                     (None, true) => Value::Null,
                     (None, false) => {
                         errors.push(format!("input `{name}` ({}) is required", decl.ty));
@@ -174,7 +181,7 @@ fn file_from_path(ty: &ValueType, value: Value, base_dir: &Path) -> Value {
             let abs = if p.is_absolute() { p.to_path_buf() } else { base_dir.join(p) };
             Value::File(FileRef::new(abs, *kind))
         }
-        (ValueType::List(inner), Value::List(items)) if matches!(**inner, ValueType::File(_)) => {
+        (ValueType::List(inner), Value::List(items)) if inner.holds_files() => {
             Value::List(items.into_iter().map(|v| file_from_path(inner, v, base_dir)).collect())
         }
         (_, v) => v,

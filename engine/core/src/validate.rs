@@ -82,6 +82,7 @@ struct NodeRefs {
 /// What the typed pass learns about one node.
 struct Resolved {
     kind: PlanKind,
+    inline: bool,
     version: u32,
     input_types: IndexMap<String, ValueType>,
     output_types: IndexMap<String, ValueType>,
@@ -320,7 +321,9 @@ impl<'a> Validator<'a> {
             let mut ok = true;
             let default = decl.default.as_ref().map(Value::from_json);
             if let Some(d) = &default {
-                if !ty.check(d) {
+                // A file-typed default may be a plain path; it is resolved when inputs are bound.
+                let path_for_file = ty.holds_files() && paths_only(d);
+                if !ty.check(d) && !path_for_file {
                     let span = self.span(&with(&path, &["default"]));
                     self.error(
                         Diagnostic::new("type-mismatch", format!("the default of input `{name}` is not {ty}"))
@@ -498,6 +501,7 @@ impl<'a> Validator<'a> {
                 timeout,
                 cacheable: decl.cache.unwrap_or(true) && res.deterministic,
                 resource: res.resource,
+                inline: res.inline,
                 deps: r.deps,
                 dependents: Vec::new(),
             });
@@ -643,8 +647,8 @@ impl<'a> Validator<'a> {
             Some(&i) => Some(Binding::Node { node: i, port: port.to_owned() }),
             None if scope.broken.contains(source) => None,
             None => {
-                let mut d =
-                    Diagnostic::new("unknown-node", format!("unknown node `{source}`")).at(self.span(path), "no such node");
+                let mut d = Diagnostic::new("unknown-node", format!("unknown node `{source}`"))
+                    .at(self.span(path), "no such node");
                 if let Some(s) = suggest(source, scope.nodes.keys()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -729,6 +733,7 @@ impl<'a> Validator<'a> {
         let validator = self.check_params(id, node_path, &spec.op, &spec.params, &decl.params, &spec);
         self.check_policies(id, node_path, decl);
         Some(Resolved {
+            inline: spec.inline && decl.timeout.is_none(),
             kind: PlanKind::Op(op),
             version: spec.version,
             input_types,
@@ -967,7 +972,17 @@ impl<'a> Validator<'a> {
                 }
             },
         };
-        self.check_policies(id, node_path, decl);
+        for (field, set) in [("retry", decl.retry.is_some()), ("timeout", decl.timeout.is_some())] {
+            if set {
+                let span = self.key_span(&with(node_path, &[field]));
+                self.error(
+                    Diagnostic::new("invalid-field", format!("a `map` node takes no `{field}`"))
+                        .at(span, "not allowed on a map")
+                        .node(id)
+                        .help(format!("put `{field}` on the nodes inside the body")),
+                );
+            }
+        }
         let Some(body) = &decl.body else {
             let span = self.key_span(node_path);
             self.error(
@@ -995,6 +1010,7 @@ impl<'a> Validator<'a> {
             source_types.keys().map(|k| (k.clone(), ValueType::Any)).collect();
         input_types.insert("items".into(), ValueType::List(Box::new(ValueType::Any)));
         Some(Resolved {
+            inline: false,
             kind: PlanKind::Map { body: Arc::new(body), parallel: parallel.max(1) },
             version: spec.version,
             input_types,
@@ -1003,6 +1019,15 @@ impl<'a> Validator<'a> {
             resource: ResourceClass::Cpu,
             deterministic: false,
         })
+    }
+}
+
+/// A string, or a list of strings: what a file-typed value may be given as.
+fn paths_only(v: &Value) -> bool {
+    match v {
+        Value::String(_) => true,
+        Value::List(items) => items.iter().all(paths_only),
+        _ => false,
     }
 }
 
@@ -1149,6 +1174,6 @@ fn path_text(path: &[PathSeg]) -> String {
 }
 
 fn workflow_name_from_file(file: &str) -> String {
-    let base = file.rsplit('/').next().unwrap_or(file);
-    base.split('.').next().unwrap_or(base).to_owned()
+    let stem = std::path::Path::new(file).file_stem().map(|s| s.to_string_lossy().into_owned());
+    stem.unwrap_or_else(|| file.to_owned())
 }

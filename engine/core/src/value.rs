@@ -315,13 +315,21 @@ impl ValueType {
         match (self, from) {
             (T::Any, _) | (_, T::Any) => true,
             (T::Float, T::Int) => true,
-            (T::Json, T::File(_)) => false,
-            (T::Json, _) => true,
+            (T::Json, from) => !from.holds_files(),
             (T::Named(_), T::Json) => true,
             (T::List(_), T::Json) => true,
             (T::File(FileKind::File), T::File(_)) => true,
             (T::List(a), T::List(b)) => a.accepts(b),
             (a, b) => a == b,
+        }
+    }
+
+    /// Whether values of this type are or contain files (JSON cannot carry them).
+    pub fn holds_files(&self) -> bool {
+        match self {
+            ValueType::File(_) => true,
+            ValueType::List(inner) => inner.holds_files(),
+            _ => false,
         }
     }
 
@@ -398,6 +406,7 @@ mod tests {
         assert!(parse("file").accepts(&parse("video")));
         assert!(!parse("video").accepts(&parse("audio")));
         assert!(!parse("json").accepts(&parse("video")));
+        assert!(!parse("json").accepts(&parse("list<list<image>>")));
         assert!(parse("list<float>").accepts(&parse("list<int>")));
         assert!(!parse("list<string>").accepts(&parse("string")));
         assert!(parse("timeline").accepts(&parse("json")));

@@ -35,6 +35,22 @@ impl Node for Counter {
     }
 }
 
+/// Sleeps as many milliseconds as its `value` input says.
+struct SleepFor(NodeSpec);
+
+#[async_trait]
+impl Node for SleepFor {
+    fn spec(&self) -> &NodeSpec {
+        &self.0
+    }
+
+    async fn run(&self, _ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let ms = inputs.require("value")?.as_i64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+        Ok(Outputs::from([("value".to_owned(), Value::Int(ms))]))
+    }
+}
+
 struct Panics(NodeSpec);
 
 #[async_trait]
@@ -70,6 +86,14 @@ fn registry(runs: &Arc<AtomicUsize>) -> Registry {
             .params::<serde_json::Value>(),
         runs: runs.clone(),
     }))
+    .unwrap();
+    reg.register(Arc::new(SleepFor(
+        NodeSpec::new("test.sleep_for", 1, "sleeps").input("value", ValueType::Int, "").output(
+            "value",
+            ValueType::Int,
+            "",
+        ),
+    )))
     .unwrap();
     reg.register(Arc::new(Panics(NodeSpec::new("test.panic", 1, "panics").output("value", ValueType::Any, ""))))
         .unwrap();
@@ -302,6 +326,17 @@ outputs:
         peak = peak.max(running);
     }
     assert_eq!(peak, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_map_item_does_not_hold_back_later_items() {
+    let h = Harness::new();
+    let yaml = "reelflow: 1\nnodes:\n  ms: {op: const, params: {value: [600, 1, 1, 1, 1]}}\n  each:\n    op: map\n    inputs: {items: ms.value}\n    params: {parallel: 2}\n    body:\n      nodes:\n        s: {op: test.sleep_for, inputs: {value: inputs.item}}\n      outputs: {ms: s.value}\noutputs: {ms: each.ms}\n";
+    let (report, events) = h.run(yaml).await;
+    assert_eq!(report.status, RunStatus::Succeeded);
+    assert!(seq_of(&events, "each[4].s", true) < seq_of(&events, "each[0].s", true));
+    let ms: Vec<i64> = report.outputs["ms"].as_list().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(ms, [600, 1, 1, 1, 1], "results stay in item order");
 }
 
 #[tokio::test]

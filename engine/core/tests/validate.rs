@@ -153,6 +153,29 @@ fn map_nodes_need_a_list_and_a_body() {
 }
 
 #[test]
+fn map_nodes_take_no_retry_or_timeout() {
+    let yaml = "reelflow: 1\nnodes:\n  a: {op: list.range, params: {end: 3}}\n  m:\n    op: map\n    inputs: {items: a.items}\n    timeout: 5s\n    body:\n      nodes: {n: {op: debug.noop}}\n      outputs: {v: n.value}\n";
+    has(yaml, "invalid-field", 7, Some("m"));
+}
+
+#[test]
+fn file_inputs_take_paths_as_defaults() {
+    let reg = Registry::with_builtins();
+    let yaml =
+        "reelflow: 1\ninputs:\n  clip: {type: video, default: media/in.mp4}\n  n: {type: int, default: 3}\nnodes: {}\n";
+    let plan = load_workflow(SourceFile::new("f.yaml", yaml), &reg, &NoExpressions).unwrap();
+    let bound = plan.bind_inputs(Default::default(), std::path::Path::new("/data")).unwrap();
+    match &bound["clip"] {
+        reelflow_core::Value::File(f) => {
+            assert_eq!(f.path, std::path::Path::new("/data/media/in.mp4"));
+            assert_eq!(f.kind, reelflow_core::FileKind::Video);
+        }
+        other => panic!("expected a file, got {other:?}"),
+    }
+    has("reelflow: 1\ninputs:\n  clip: {type: video, default: 3}\nnodes: {}\n", "type-mismatch", 3, None);
+}
+
+#[test]
 fn all_errors_are_reported_together_and_rendered() {
     let yaml = "reelflow: 1\nnodes:\n  a:\n    op: nope\n  b:\n    op: list.length\n  c:\n    op: debug.noop\n    inputs: {value: zz.value}\n";
     let d = errors(yaml);

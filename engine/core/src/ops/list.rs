@@ -105,11 +105,14 @@ fn range(inputs: &NodeInputs) -> Result<Outputs, NodeError> {
     if p.step == 0 {
         return Err(NodeError::Params("step must not be 0".into()));
     }
-    let count = ((p.end - p.start) as f64 / p.step as f64).ceil().max(0.0) as i64;
-    if count > MAX_RANGE {
+    // i128: `end - start` of two i64s cannot overflow there.
+    let span = i128::from(p.end) - i128::from(p.start);
+    let step = i128::from(p.step);
+    let count = if (span > 0) == (step > 0) && span != 0 { (span + step - step.signum()) / step } else { 0 };
+    if count > i128::from(MAX_RANGE) {
         return Err(NodeError::Params(format!("the range has {count} items; the limit is {MAX_RANGE}")));
     }
-    let values = (0..count).map(|i| Value::Int(p.start + i * p.step)).collect();
+    let values = (0..count as i64).map(|i| Value::Int(p.start + i * p.step)).collect();
     Ok(one("items", Value::List(values)))
 }
 
@@ -169,5 +172,9 @@ mod tests {
         assert_eq!(got, Value::List(vec![Value::Int(5), Value::Int(3), Value::Int(1)]));
         let inputs = NodeInputs { values: Default::default(), params: serde_json::json!({"end": i64::MAX}) };
         assert!(range(&inputs).is_err());
+        let extreme = serde_json::json!({"start": i64::MIN, "end": i64::MAX});
+        assert!(range(&NodeInputs { values: Default::default(), params: extreme }).is_err());
+        let got = run(range, vec![], serde_json::json!({"start": 0, "end": 7, "step": 3}));
+        assert_eq!(got, Value::List(vec![Value::Int(0), Value::Int(3), Value::Int(6)]));
     }
 }

@@ -30,7 +30,7 @@ pub(crate) struct PureOp {
 
 impl PureOp {
     pub(crate) fn arc(spec: NodeSpec, run: fn(&NodeInputs) -> Result<Outputs, NodeError>) -> Arc<dyn Node> {
-        Arc::new(PureOp { spec, run })
+        Arc::new(PureOp { spec: spec.inline(), run })
     }
 }
 
