@@ -141,7 +141,8 @@ fn bad_inputs_exit_2() {
 fn ctrl_c_cancels_the_run_and_exits_130() {
     let sb = Sandbox::new();
     let wf = sb.file("long.yaml", "reelflow: 1\nnodes:\n  wait: {op: debug.sleep, params: {ms: 3600000}}\n");
-    let mut child = sb.command(&["run", wf.to_str().unwrap(), "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child =
+        sb.command(&["run", wf.to_str().unwrap(), "--json"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
     // Wait until the node has started, so the signal reaches a running workflow.
     std::thread::sleep(Duration::from_millis(1500));
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();

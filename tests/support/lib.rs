@@ -9,25 +9,26 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// The `reelflow` binary of this build. `cargo test --workspace` builds it with the tests;
-/// when only this package's tests run, it is built here once.
+/// The `reelflow` binary, built from the current sources. `cargo test` does not build other
+/// packages' binaries, and a binary left from an earlier build could be stale, so the first
+/// call runs `cargo build -p reelflow-cli` (a no-op when it is up to date) into the same
+/// target directory as this test.
 pub fn reelflow_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<test> → target/<profile>/reelflow
+        // target/<profile>/deps/<test> → target/<profile>
         let profile_dir = exe.parent().and_then(Path::parent).expect("target profile directory");
-        let bin = profile_dir.join("reelflow");
-        if !bin.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "reelflow-cli"])
-                .current_dir(repo_root())
-                .status()
-                .expect("running cargo build");
-            assert!(status.success(), "building reelflow-cli failed");
+        let target_dir = profile_dir.parent().expect("target directory");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-p", "reelflow-cli", "--target-dir"]).arg(target_dir).current_dir(repo_root());
+        if profile_dir.file_name().is_some_and(|p| p == "release") {
+            build.arg("--release");
         }
-        bin
+        let status = build.status().expect("running cargo build");
+        assert!(status.success(), "building reelflow-cli failed");
+        profile_dir.join("reelflow")
     })
 }
 

@@ -153,7 +153,13 @@ fn nodes(runtime: &Runtime, op: Option<&str>, json: bool) -> anyhow::Result<Exit
         return Ok(ExitCode::SUCCESS);
     }
     for spec in specs {
-        println!("{} (v{}, {:?}{})", spec.op, spec.version, spec.resource, if spec.deterministic { "" } else { ", never cached" });
+        println!(
+            "{} (v{}, {:?}{})",
+            spec.op,
+            spec.version,
+            spec.resource,
+            if spec.deterministic { "" } else { ", never cached" }
+        );
         println!("    {}", spec.description);
         let ports = |label: &str, ports: &[reelflow_core::PortSpec]| {
             for p in ports {
@@ -177,7 +183,8 @@ fn nodes(runtime: &Runtime, op: Option<&str>, json: bool) -> anyhow::Result<Exit
             for (name, schema) in props {
                 let ty = schema.get("type").map(|t| t.to_string().replace('"', "")).unwrap_or_else(|| "any".into());
                 let req = if required.contains(&name.as_str()) { "" } else { "?" };
-                let desc = schema.get("description").and_then(|d| d.as_str()).map(|d| format!("  {d}")).unwrap_or_default();
+                let desc =
+                    schema.get("description").and_then(|d| d.as_str()).map(|d| format!("  {d}")).unwrap_or_default();
                 println!("    param {name}{req}: {ty}{desc}");
             }
         }

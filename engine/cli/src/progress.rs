@@ -46,9 +46,11 @@ impl ProgressView {
         });
         let overall = multi.add(ProgressBar::new(total as u64));
         overall.set_style(
-            ProgressStyle::with_template("{spinner:.green} [{elapsed_precise}] {bar:32.cyan/blue} {pos}/{len} nodes {msg}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner:.green} [{elapsed_precise}] {bar:32.cyan/blue} {pos}/{len} nodes {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         overall.enable_steady_tick(Duration::from_millis(120));
         ProgressView { multi, overall, nodes: HashMap::new(), tty }

@@ -191,6 +191,7 @@ fn export_outputs(report: &RunReport, dir: &Path) -> anyhow::Result<IndexMap<Str
         exported.insert(name.clone(), value);
     }
     let json = serde_json::to_string_pretty(&exported)?;
-    std::fs::write(dir.join("outputs.json"), json).with_context(|| format!("writing {}/outputs.json", dir.display()))?;
+    std::fs::write(dir.join("outputs.json"), json)
+        .with_context(|| format!("writing {}/outputs.json", dir.display()))?;
     Ok(exported)
 }

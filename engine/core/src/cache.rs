@@ -264,12 +264,12 @@ impl Cache {
             for b in blobs {
                 let count = refcount.get_mut(&b).expect("counted above");
                 *count -= 1;
-                if *count == 0 {
-                    if let Some(len) = blob_sizes.get(&b) {
-                        fs::remove_file(&b)?;
-                        total -= len;
-                        stats.removed_blobs += 1;
-                    }
+                if *count == 0
+                    && let Some(len) = blob_sizes.get(&b)
+                {
+                    fs::remove_file(&b)?;
+                    total -= len;
+                    stats.removed_blobs += 1;
                 }
             }
         }

@@ -558,10 +558,10 @@ fn resolve_params(node: &PlanNode, scope: Option<&ExprScope>) -> Result<serde_js
         let value = expr.eval(scope).map_err(|e| format!("evaluating params.{}: {e}", path_text(path)))?;
         set_at(&mut params, path, value.to_json());
     }
-    if let Some(validator) = &node.params.validator {
-        if let Some(err) = validator.iter_errors(&params).next() {
-            return Err(format!("params after evaluating expressions: {err} (at {})", err.instance_path()));
-        }
+    if let Some(validator) = &node.params.validator
+        && let Some(err) = validator.iter_errors(&params).next()
+    {
+        return Err(format!("params after evaluating expressions: {err} (at {})", err.instance_path()));
     }
     Ok(params)
 }

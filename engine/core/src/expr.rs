@@ -75,10 +75,10 @@ pub fn referenced_nodes(source: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for cap in NODE_REF.captures_iter(source) {
         let id = cap.get(1).or_else(|| cap.get(2)).map(|m| m.as_str().to_owned());
-        if let Some(id) = id {
-            if !out.contains(&id) {
-                out.push(id);
-            }
+        if let Some(id) = id
+            && !out.contains(&id)
+        {
+            out.push(id);
         }
     }
     out

@@ -155,12 +155,12 @@ impl Plan {
                     errors.push(format!("input `{name}` must be {}, got {}", decl.ty, value.type_name()));
                     continue;
                 }
-                if let Some(allowed) = &decl.allowed {
-                    if !allowed.contains(&value) {
-                        let list: Vec<String> = allowed.iter().map(|v| v.to_json().to_string()).collect();
-                        errors.push(format!("input `{name}` must be one of {}", list.join(", ")));
-                        continue;
-                    }
+                if let Some(allowed) = &decl.allowed
+                    && !allowed.contains(&value)
+                {
+                    let list: Vec<String> = allowed.iter().map(|v| v.to_json().to_string()).collect();
+                    errors.push(format!("input `{name}` must be one of {}", list.join(", ")));
+                    continue;
                 }
             }
             bound.insert(name.clone(), decl.ty.coerce(value));

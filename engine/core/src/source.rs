@@ -382,10 +382,10 @@ fn count_nodes(doc: &Doc) -> usize {
 
 /// YAML 1.2 core-schema resolution of plain scalars; quoted scalars are always strings.
 fn scalar_kind(text: String, style: TScalarStyle, tag: Option<Tag>) -> DocKind {
-    if let Some(tag) = tag {
-        if tag.suffix == "str" {
-            return DocKind::Str(text);
-        }
+    if let Some(tag) = tag
+        && tag.suffix == "str"
+    {
+        return DocKind::Str(text);
     }
     if style != TScalarStyle::Plain {
         return DocKind::Str(text);
@@ -399,18 +399,17 @@ fn scalar_kind(text: String, style: TScalarStyle, tag: Option<Tag>) -> DocKind {
     if let Ok(i) = text.parse::<i64>() {
         return DocKind::Int(i);
     }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return DocKind::Int(i);
-        }
+    if let Some(hex) = text.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return DocKind::Int(i);
     }
     let looks_numeric = text.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
-    if looks_numeric {
-        if let Ok(f) = text.parse::<f64>() {
-            if f.is_finite() {
-                return DocKind::Float(f);
-            }
-        }
+    if looks_numeric
+        && let Ok(f) = text.parse::<f64>()
+        && f.is_finite()
+    {
+        return DocKind::Float(f);
     }
     match text.as_str() {
         ".inf" | ".Inf" | "+.inf" => DocKind::Float(f64::INFINITY),

@@ -346,18 +346,15 @@ impl<'a> Validator<'a> {
                         ok = false;
                     }
                 }
-                if let Some(d) = &default {
-                    if !list.contains(d) {
-                        let span = self.span(&with(&path, &["default"]));
-                        self.error(
-                            Diagnostic::new(
-                                "invalid-default",
-                                format!("the default of input `{name}` is not in its enum"),
-                            )
+                if let Some(d) = &default
+                    && !list.contains(d)
+                {
+                    let span = self.span(&with(&path, &["default"]));
+                    self.error(
+                        Diagnostic::new("invalid-default", format!("the default of input `{name}` is not in its enum"))
                             .at(span, "not an allowed value"),
-                        );
-                        ok = false;
-                    }
+                    );
+                    ok = false;
                 }
             }
             if ok {
@@ -526,10 +523,10 @@ impl<'a> Validator<'a> {
         for (port, reference) in &decl.inputs {
             let path = with(node_path, &["inputs", port]);
             if let Some(b) = self.parse_reference(scope, index, reference, &path, Some(id)) {
-                if let Binding::Node { node, .. } = &b {
-                    if !r.deps.contains(node) {
-                        r.deps.push(*node);
-                    }
+                if let Binding::Node { node, .. } = &b
+                    && !r.deps.contains(node)
+                {
+                    r.deps.push(*node);
                 }
                 r.bindings.push((port.clone(), b));
             }
@@ -759,18 +756,18 @@ impl<'a> Validator<'a> {
             let path = with(node_path, &["inputs", port]);
             match ports.iter().find(|p| &p.name == port) {
                 Some(p) => {
-                    if let Some(src_ty) = src_ty {
-                        if !p.ty.accepts(src_ty) {
-                            let span = self.span(&path);
-                            self.error(
-                                Diagnostic::new(
-                                    "type-mismatch",
-                                    format!("port `{port}` of `{op}` takes {}, but this is {src_ty}", p.ty),
-                                )
-                                .at(span, format!("this is {src_ty}"))
-                                .node(id),
-                            );
-                        }
+                    if let Some(src_ty) = src_ty
+                        && !p.ty.accepts(src_ty)
+                    {
+                        let span = self.span(&path);
+                        self.error(
+                            Diagnostic::new(
+                                "type-mismatch",
+                                format!("port `{port}` of `{op}` takes {}, but this is {src_ty}", p.ty),
+                            )
+                            .at(span, format!("this is {src_ty}"))
+                            .node(id),
+                        );
                     }
                     input_types.insert(port.clone(), p.ty.clone());
                 }
@@ -1117,9 +1114,8 @@ fn cycle_path(members: &[usize], refs: &[NodeRefs]) -> Vec<usize> {
     let mut path = vec![start];
     let mut seen = HashSet::from([start]);
     let mut cur = start;
-    loop {
-        // Follow a dependency edge that stays inside the component.
-        let Some(&next) = refs[cur].deps.iter().find(|d| members.contains(d)) else { break };
+    // Follow dependency edges that stay inside the component until a node repeats.
+    while let Some(&next) = refs[cur].deps.iter().find(|d| members.contains(d)) {
         path.push(next);
         if !seen.insert(next) {
             break;
@@ -1128,10 +1124,10 @@ fn cycle_path(members: &[usize], refs: &[NodeRefs]) -> Vec<usize> {
     }
     // Trim the lead-in so the path starts and ends at the same node, and read it in
     // data-flow order (a → b means b uses a).
-    if let Some(&last) = path.last() {
-        if let Some(first) = path.iter().position(|&p| p == last) {
-            path.drain(..first);
-        }
+    if let Some(&last) = path.last()
+        && let Some(first) = path.iter().position(|&p| p == last)
+    {
+        path.drain(..first);
     }
     path.reverse();
     path

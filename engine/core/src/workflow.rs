@@ -164,7 +164,7 @@ impl DurationSpec {
                 n * scale
             }
         };
-        if !secs.is_finite() || secs < 0.0 || secs > 7.0 * 86400.0 {
+        if !secs.is_finite() || !(0.0..=7.0 * 86400.0).contains(&secs) {
             return Err(format!("duration of {secs} s is out of range (0 to 7 days)"));
         }
         Ok(std::time::Duration::from_secs_f64(secs))

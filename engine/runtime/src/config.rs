@@ -70,8 +70,7 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Config> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
         toml::from_str(&text).map_err(|e| Error::Config { path: path.to_path_buf(), message: e.to_string() })
     }
 
@@ -142,8 +141,11 @@ mod tests {
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("reelflow.toml");
-        std::fs::write(&path, "data_dir = \"/srv/rf\"\n[cache]\nmax_size = \"1GB\"\n[limits]\ncpu = 3\ngpu = 1\nllm = 1\nio = 8\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/rf\"\n[cache]\nmax_size = \"1GB\"\n[limits]\ncpu = 3\ngpu = 1\nllm = 1\nio = 8\n",
+        )
+        .unwrap();
         let mut c = Config::from_file(&path).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/srv/rf"));
         assert_eq!(c.limits.cpu, 3);

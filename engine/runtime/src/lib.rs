@@ -66,7 +66,11 @@ impl Runtime {
         if name.is_empty() || name.split('/').any(|p| p.is_empty() || p == "." || p == "..") || name.contains('\\') {
             return Err(unknown());
         }
-        ["yaml", "yml", "json"].iter().map(|ext| dir.join(format!("{name}.{ext}"))).find(|p| p.is_file()).ok_or_else(unknown)
+        ["yaml", "yml", "json"]
+            .iter()
+            .map(|ext| dir.join(format!("{name}.{ext}")))
+            .find(|p| p.is_file())
+            .ok_or_else(unknown)
     }
 
     /// A fresh workspace directory for a run.
