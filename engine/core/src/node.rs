@@ -339,5 +339,16 @@ pub trait Node: Send + Sync {
         Ok(None)
     }
 
+    /// Rewrites literal params at validation, before ports and schema are checked: resolve
+    /// a relative path against the workflow's directory, inline a referenced file so that
+    /// its content (not its name) is part of the cache key. Errors are validation errors.
+    fn prepare(
+        &self,
+        _params: &mut serde_json::Map<String, serde_json::Value>,
+        _base_dir: &Path,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError>;
 }

@@ -23,15 +23,27 @@ pub const MAX_DOC_DEPTH: usize = 128;
 pub struct SourceFile {
     pub name: String,
     pub text: String,
+    /// Relative paths in the workflow (script files, ...) are resolved against this.
+    pub base_dir: std::path::PathBuf,
     line_starts: Vec<usize>,
 }
 
 impl SourceFile {
+    /// Source text whose relative paths resolve against the current directory.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<SourceFile> {
+        Self::in_dir(name, text, ".")
+    }
+
+    /// Source text whose relative paths resolve against `base_dir` (a file's directory).
+    pub fn in_dir(
+        name: impl Into<String>,
+        text: impl Into<String>,
+        base_dir: impl Into<std::path::PathBuf>,
+    ) -> Arc<SourceFile> {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Arc::new(SourceFile { name: name.into(), text, line_starts })
+        Arc::new(SourceFile { name: name.into(), text, base_dir: base_dir.into(), line_starts })
     }
 
     /// 1-based line and column (in characters) of a byte offset.

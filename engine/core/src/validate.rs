@@ -81,6 +81,8 @@ struct NodeRefs {
 
 /// What the typed pass learns about one node.
 struct Resolved {
+    /// Params after the op's `prepare`.
+    params: IndexMap<String, serde_json::Value>,
     kind: PlanKind,
     inline: bool,
     version: u32,
@@ -478,7 +480,7 @@ impl<'a> Validator<'a> {
             let res = res?;
             let decl = &scope.nodes[i];
             let (retry, timeout) = policies(decl);
-            let literal = serde_json::Value::Object(decl.params.clone().into_iter().collect());
+            let literal = serde_json::Value::Object(res.params.into_iter().collect());
             nodes.push(PlanNode {
                 id: ids[i].clone(),
                 op: decl.op.clone(),
@@ -716,7 +718,13 @@ impl<'a> Validator<'a> {
             return None;
         };
         let spec = op.spec().clone();
-        let params_map: serde_json::Map<String, serde_json::Value> = decl.params.clone().into_iter().collect();
+        let mut params_map: serde_json::Map<String, serde_json::Value> = decl.params.clone().into_iter().collect();
+        if let Err(msg) = op.prepare(&mut params_map, &self.src.base_dir) {
+            let span = self.span(&with(node_path, &["params"]));
+            self.error(Diagnostic::new("invalid-params", msg).at(span, "here").node(id));
+            return None;
+        }
+        let params: IndexMap<String, serde_json::Value> = params_map.clone().into_iter().collect();
         let ports = match op.ports(&params_map) {
             Ok(Some(p)) => p,
             Ok(None) => NodePorts { inputs: spec.inputs.clone(), outputs: spec.outputs.clone() },
@@ -727,9 +735,10 @@ impl<'a> Validator<'a> {
             }
         };
         let input_types = self.check_ports(id, &decl.op, node_path, &ports.inputs, spec.variadic_inputs, &source_types);
-        let validator = self.check_params(id, node_path, &spec.op, &spec.params, &decl.params, &spec);
+        let validator = self.check_params(id, node_path, &spec.op, &spec.params, &params, &spec);
         self.check_policies(id, node_path, decl);
         Some(Resolved {
+            params,
             inline: spec.inline && decl.timeout.is_none(),
             kind: PlanKind::Op(op),
             version: spec.version,
@@ -1007,6 +1016,7 @@ impl<'a> Validator<'a> {
             source_types.keys().map(|k| (k.clone(), ValueType::Any)).collect();
         input_types.insert("items".into(), ValueType::List(Box::new(ValueType::Any)));
         Some(Resolved {
+            params: decl.params.clone(),
             inline: false,
             kind: PlanKind::Map { body: Arc::new(body), parallel: parallel.max(1) },
             version: spec.version,

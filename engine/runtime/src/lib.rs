@@ -47,15 +47,16 @@ impl Runtime {
         &self.executor
     }
 
-    /// Parses and validates workflow text.
-    pub fn load_source(&self, name: &str, text: &str) -> Result<Plan, reelflow_core::Diagnostics> {
-        load_workflow(SourceFile::new(name, text), &self.registry, self.expressions.as_ref())
+    /// Parses and validates workflow text; relative paths in it resolve against `base_dir`.
+    pub fn load_source(&self, name: &str, text: &str, base_dir: &Path) -> Result<Plan, reelflow_core::Diagnostics> {
+        load_workflow(SourceFile::in_dir(name, text, base_dir), &self.registry, self.expressions.as_ref())
     }
 
     /// Reads, parses and validates a workflow file.
     pub fn load_file(&self, path: &Path) -> Result<Plan> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
-        Ok(self.load_source(&path.display().to_string(), &text)?)
+        let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Ok(self.load_source(&path.display().to_string(), &text, base_dir)?)
     }
 
     /// Finds a workflow by name (`clipsmaster/generate` → `workflows/clipsmaster/generate.yaml`).

@@ -56,7 +56,8 @@ struct ScriptParams {
     /// The rhai script, inline. Its last value is the node's result.
     #[serde(default)]
     source: Option<String>,
-    /// A `.rhai` file holding the script (at most 1 MiB), relative to the current directory.
+    /// A `.rhai` file holding the script (at most 1 MiB), relative to the workflow file's
+    /// directory. It is read when the workflow is loaded.
     #[serde(default)]
     file: Option<String>,
     /// Output port → type (`int`, `list<string>`, `video` ...). With one port, the script's
@@ -104,6 +105,20 @@ impl Default for ScriptOp {
 impl Node for ScriptOp {
     fn spec(&self) -> &NodeSpec {
         &self.spec
+    }
+
+    /// Inlines a literal `file:` script, read relative to the workflow's directory, so that
+    /// validation checks its syntax and the cache key covers its content, not its name.
+    fn prepare(&self, params: &mut serde_json::Map<String, serde_json::Value>, base_dir: &Path) -> Result<(), String> {
+        let Some(file) = text_param(params, "file")? else { return Ok(()) };
+        if expression_in(file).is_some() {
+            return Ok(());
+        }
+        let path = base_dir.join(file);
+        let source = read_script(&path).map_err(|e| e.to_string())?;
+        params.remove("file");
+        params.insert("source".into(), serde_json::Value::String(source));
+        Ok(())
     }
 
     fn ports(&self, params: &serde_json::Map<String, serde_json::Value>) -> Result<Option<NodePorts>, String> {

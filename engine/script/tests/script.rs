@@ -319,3 +319,35 @@ nodes:
     assert_eq!(report.nodes["spin"].state, NodeState::Cancelled, "{:?}", report.nodes["spin"]);
     assert_eq!(report.status, RunStatus::Cancelled);
 }
+
+#[tokio::test]
+async fn script_files_resolve_next_to_the_workflow_and_are_cached_by_content() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    std::fs::create_dir(dir.path().join("scripts")).expect("mkdir");
+    let script = dir.path().join("scripts/calc.rhai");
+    let yaml = "reelflow: 1\nnodes:\n  calc:\n    op: script\n    params: {file: scripts/calc.rhai, outputs: {n: int}}\noutputs: {n: calc.n}\n";
+    let cache = Arc::new(reelflow_core::Cache::open(dir.path().join("cache"), 1 << 30).expect("cache"));
+    let exec = Executor::new(Default::default(), Some(cache));
+    let load_in_dir =
+        || load_workflow(SourceFile::in_dir("wf.yaml", yaml, dir.path()), &registry(), &RhaiExpressions::new());
+
+    std::fs::write(&script, "40 + 2\n").expect("write script");
+    let plan = load_in_dir().unwrap_or_else(|d| panic!("{d}"));
+    let report = exec.run(Arc::new(plan), RunRequest::new("a", dir.path().join("w"))).await;
+    assert_eq!(report.outputs["n"], Value::Int(42));
+
+    // Same file name, new content: not a cache hit.
+    std::fs::write(&script, "40 + 3\n").expect("rewrite script");
+    let plan = load_in_dir().unwrap_or_else(|d| panic!("{d}"));
+    let report = exec.run(Arc::new(plan), RunRequest::new("b", dir.path().join("w"))).await;
+    assert_eq!(report.nodes["calc"].state, NodeState::Succeeded);
+    assert_eq!(report.outputs["n"], Value::Int(43));
+
+    // A syntax error in the file, and a missing file, are validation errors.
+    std::fs::write(&script, "let = 1;\n").expect("break script");
+    let d = load_in_dir().err().expect("rejected");
+    assert!(d.items[0].message.contains("script line 1"), "{d}");
+    std::fs::remove_file(&script).expect("remove script");
+    let d = load_in_dir().err().expect("rejected");
+    assert!(d.items[0].message.contains("calc.rhai"), "{d}");
+}
