@@ -1,7 +1,7 @@
 //! Showing a run: indicatif bars (overall + one per running node) or JSON lines.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -17,8 +17,9 @@ pub struct JsonLines;
 
 impl EventPrinter for JsonLines {
     fn event(&mut self, event: &Event) {
+        // A closed stdout (`| head`) must not panic the run; the run goes on regardless.
         if let Ok(line) = serde_json::to_string(event) {
-            println!("{line}");
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
     }
 }
@@ -121,6 +122,10 @@ impl EventPrinter for ProgressView {
             }
             EventKind::NodeSkipped { node, reason } => {
                 self.line(format!("- {node} skipped: {reason}"));
+                self.done(node);
+            }
+            EventKind::NodeCancelled { node } => {
+                self.line(format!("⊘ {node} cancelled"));
                 self.done(node);
             }
             EventKind::RunStarted { .. } | EventKind::RunFinished { .. } => {}

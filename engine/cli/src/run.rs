@@ -116,7 +116,7 @@ pub async fn run(runtime: &Runtime, args: &RunArgs) -> anyhow::Result<ExitCode> 
     };
     if args.json {
         let line = serde_json::json!({ "type": "run_report", "report": report_json(&report, &outputs) });
-        println!("{line}");
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     } else {
         print_summary(&report, &outputs);
     }
@@ -164,7 +164,7 @@ fn print_summary(report: &RunReport, outputs: &IndexMap<String, Value>) {
             Value::File(f) => f.path.display().to_string(),
             other => other.to_json().to_string(),
         };
-        println!("{name} = {shown}");
+        let _ = writeln!(std::io::stdout().lock(), "{name} = {shown}");
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Cache {
     /// blake3 of files already hashed, keyed by (path, size, mtime).
     file_hashes: Mutex<HashMap<(PathBuf, u64, SystemTime), String>>,
     tmp_counter: AtomicU64,
+    /// Bytes on disk as far as this process knows: measured at open, grown by `put`, reset
+    /// by `evict`. Other processes' writes are seen at the next eviction pass.
+    approx_bytes: AtomicU64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -59,7 +62,19 @@ impl Cache {
         for dir in ["entries", "blobs", "tmp"] {
             fs::create_dir_all(root.join(dir)).map_err(|source| Error::Cache { path: root.join(dir), source })?;
         }
-        Ok(Cache { root, max_bytes, file_hashes: Mutex::new(HashMap::new()), tmp_counter: AtomicU64::new(0) })
+        let mut bytes = 0;
+        for dir in ["entries", "blobs"] {
+            for path in walk_files(&root.join(dir)).map_err(|source| Error::Cache { path: root.join(dir), source })? {
+                bytes += fs::metadata(&path).map_or(0, |m| m.len());
+            }
+        }
+        Ok(Cache {
+            root,
+            max_bytes,
+            file_hashes: Mutex::new(HashMap::new()),
+            tmp_counter: AtomicU64::new(0),
+            approx_bytes: AtomicU64::new(bytes),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -137,8 +152,18 @@ impl Cache {
         self.root.join("entries").join(&key.0[..2]).join(format!("{}.json", key.0))
     }
 
-    fn blob_path(&self, hash: &str) -> PathBuf {
-        self.root.join("blobs").join(&hash[..2]).join(hash)
+    /// Blobs keep their file's extension, so a cached `clip.mp4` is still an `.mp4` to the
+    /// tools that later read or export it.
+    fn blob_path(&self, hash: &str, original: &Path) -> PathBuf {
+        let ext = original
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| !e.is_empty() && e.len() <= 16 && e.chars().all(|c| c.is_ascii_alphanumeric()));
+        let name = match ext {
+            Some(ext) => format!("{hash}.{ext}"),
+            None => hash.to_owned(),
+        };
+        self.root.join("blobs").join(&hash[..2]).join(name)
     }
 
     /// The stored outputs for `key`, if present and complete. A hit refreshes the entry's
@@ -182,20 +207,31 @@ impl Cache {
         }
         let entry = Entry { op: op.into(), version, outputs: stored };
         let bytes = serde_json::to_vec(&entry).map_err(std::io::Error::other)?;
-        self.write_atomic(&self.entry_path(key), |out| out.write_all(&bytes))
+        self.write_atomic(&self.entry_path(key), |out| out.write_all(&bytes))?;
+        self.approx_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs [`Cache::evict`] when the cache may have outgrown its cap; cheap otherwise.
+    pub fn evict_if_needed(&self) -> std::io::Result<Option<CacheStats>> {
+        if self.approx_bytes.load(Ordering::Relaxed) <= self.max_bytes {
+            return Ok(None);
+        }
+        self.evict().map(Some)
     }
 
     fn store_blob(&self, f: &FileRef) -> std::io::Result<(String, PathBuf)> {
         let hash = self.file_hash(f)?;
-        let dest = self.blob_path(&hash);
+        let dest = self.blob_path(&hash, &f.path);
         if !dest.exists() {
             fs::create_dir_all(dest.parent().expect("blob has a parent"))?;
             // A copy, not a hard link: an operator that later rewrote the workspace file in
             // place would otherwise change the cached blob too. (std's copy uses
             // copy_file_range, which shares extents on filesystems that can.)
             let tmp = self.tmp_name();
-            fs::copy(&f.path, &tmp)?;
+            let len = fs::copy(&f.path, &tmp)?;
             fs::rename(&tmp, &dest)?;
+            self.approx_bytes.fetch_add(len, Ordering::Relaxed);
         }
         Ok((hash, dest))
     }
@@ -276,6 +312,7 @@ impl Cache {
         stats.entries = kept;
         stats.blobs = refcount.values().filter(|&&c| c > 0).count() as u64;
         stats.bytes = total;
+        self.approx_bytes.store(total, Ordering::Relaxed);
         Ok(stats)
     }
 }

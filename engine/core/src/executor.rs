@@ -217,7 +217,7 @@ impl Executor {
         bus.emit(EventKind::RunFinished { status, duration_ms });
         if let Some(cache) = shared.cache.clone() {
             // Keep the cache under its cap; this reads the cache directory, so off the async threads.
-            let evicted = tokio::task::spawn_blocking(move || cache.evict()).await;
+            let evicted = tokio::task::spawn_blocking(move || cache.evict_if_needed()).await;
             if let Ok(Err(e)) = evicted {
                 tracing::warn!("cache eviction failed: {e}");
             }
@@ -470,13 +470,18 @@ async fn run_node(
         _ => None,
     };
 
-    let semaphore = shared.semaphores[&node.resource].clone();
+    // Inline ops take no permit: they finish in microseconds, and waiting for one on the
+    // scheduler's task would hold up every other node of the graph.
+    let semaphore = (!node.inline).then(|| shared.semaphores[&node.resource].clone());
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let permit: OwnedSemaphorePermit = tokio::select! {
-            p = semaphore.clone().acquire_owned() => p.expect("semaphores are never closed"),
-            _ = shared.cancel.cancelled() => return cancelled(attempt - 1),
+        let permit: Option<OwnedSemaphorePermit> = match &semaphore {
+            None => None,
+            Some(semaphore) => tokio::select! {
+                p = semaphore.clone().acquire_owned() => Some(p.expect("semaphores are never closed")),
+                _ = shared.cancel.cancelled() => return cancelled(attempt - 1),
+            },
         };
         shared.bus.emit(EventKind::NodeStarted { node: full_id.clone(), op: node.op.clone(), attempt });
         let token = shared.cancel.child_token();

@@ -39,6 +39,15 @@ pub trait CompiledExpr: Send + Sync {
     fn eval(&self, scope: &ExprScope) -> Result<Value, ExprError>;
 }
 
+/// An expression whose value is known when the workflow loads (`when: false`).
+pub struct Constant(pub Value);
+
+impl CompiledExpr for Constant {
+    fn eval(&self, _: &ExprScope) -> Result<Value, ExprError> {
+        Ok(self.0.clone())
+    }
+}
+
 /// An expression language.
 pub trait ExpressionEngine: Send + Sync {
     /// Parses `source`; syntax errors carry their position.

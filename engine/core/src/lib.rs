@@ -54,7 +54,7 @@ pub use expr::{CompiledExpr, ExprError, ExprScope, ExpressionEngine, NoExpressio
 pub use node::{Node, NodeCtx, NodeError, NodeInputs, NodePorts, NodeSpec, Outputs, PortSpec, ResourceClass};
 pub use plan::{Binding, ParamTemplate, Plan, PlanInput, PlanKind, PlanNode, PlanOutput, Retry, value_from_text};
 pub use registry::{MAP_OP, Registry, map_spec};
-pub use source::{Doc, DocKind, PathSeg, SourceFile, Span};
+pub use source::{Doc, DocKind, MAX_SOURCE_BYTES, PathSeg, SourceFile, Span};
 pub use validate::load_workflow;
 pub use value::{FileKind, FileRef, Value, ValueType};
 pub use workflow::{FORMAT_VERSION, Workflow, workflow_json_schema};

@@ -1,7 +1,7 @@
 //! A validated workflow, ready to execute: nodes resolved to operators, references to
 //! indices, expressions compiled, durations parsed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ pub struct Plan {
     pub outputs: IndexMap<String, PlanOutput>,
     /// The declaration this plan came from (top-level plans only).
     pub decl: Option<Workflow>,
+    /// The workflow file's directory: relative paths in input defaults resolve against it.
+    pub base_dir: PathBuf,
 }
 
 pub struct PlanInput {
@@ -123,7 +125,8 @@ impl Plan {
     }
 
     /// Checks caller-given inputs against the declarations, applies defaults, and turns
-    /// path strings given for file-typed inputs into file values (relative to `base_dir`).
+    /// path strings for file-typed inputs into file values: given paths relative to
+    /// `base_dir` (the caller's directory), default paths relative to the workflow file.
     /// All problems are reported together.
     pub fn bind_inputs(
         &self,
@@ -140,9 +143,14 @@ impl Plan {
         let mut bound = IndexMap::new();
         for (name, decl) in &self.inputs {
             let value = match given.get(name).cloned() {
-                Some(v) => file_from_path(&decl.ty, v, base_dir),
+                Some(mut v) => {
+                    // A content hash is the cache's to compute: a caller-supplied one could
+                    // make a different file hit another file's cache entries.
+                    v.map_files(&mut |f| f.hash = None);
+                    file_from_path(&decl.ty, v, base_dir)
+                }
                 None => match (&decl.default, decl.optional) {
-                    (Some(d), _) => file_from_path(&decl.ty, d.clone(), base_dir),
+                    (Some(d), _) => file_from_path(&decl.ty, d.clone(), &self.base_dir),
                     (None, true) => Value::Null,
                     (None, false) => {
                         errors.push(format!("input `{name}` ({}) is required", decl.ty));

@@ -14,13 +14,15 @@ use regex::Regex;
 use serde::de::DeserializeOwned;
 
 use crate::diagnostics::{Diagnostic, Diagnostics};
-use crate::expr::{CompiledExpr, ExprError, ExpressionEngine, condition_source, expression_in, referenced_nodes};
+use crate::expr::{
+    CompiledExpr, Constant, ExprError, ExpressionEngine, condition_source, expression_in, referenced_nodes,
+};
 use crate::node::{NodePorts, PortSpec, ResourceClass};
 use crate::plan::{Binding, ParamTemplate, Plan, PlanInput, PlanKind, PlanNode, PlanOutput, Retry};
 use crate::registry::{MAP_OP, Registry, edit_distance, map_spec};
 use crate::source::{Doc, DocKind, PathSeg, SourceFile, Span};
 use crate::value::{Value, ValueType};
-use crate::workflow::{FORMAT_VERSION, InputDecl, NodeDecl, Workflow};
+use crate::workflow::{Condition, FORMAT_VERSION, InputDecl, NodeDecl, Workflow};
 
 const TOP_LEVEL_KEYS: [&str; 7] = ["reelflow", "name", "description", "inputs", "nodes", "outputs", "ui"];
 /// Names a node may not take, because references give them a meaning already.
@@ -208,7 +210,7 @@ impl<'a> Validator<'a> {
             outputs: output_decls.clone(),
             ui,
         };
-        Some(Plan { name, description, inputs, nodes, outputs, decl: Some(decl) })
+        Some(Plan { name, description, inputs, nodes, outputs, decl: Some(decl), base_dir: self.src.base_dir.clone() })
     }
 
     /// Deserializes the value at `path` (absent → `default`, or an error when `None`).
@@ -498,7 +500,8 @@ impl<'a> Validator<'a> {
                 expr_nodes: r.expr_nodes,
                 retry,
                 timeout,
-                cacheable: decl.cache.unwrap_or(true) && res.deterministic,
+                // Inline ops cost less to recompute than a cache lookup.
+                cacheable: decl.cache.unwrap_or(true) && res.deterministic && !res.inline,
                 resource: res.resource,
                 inline: res.inline,
                 deps: r.deps,
@@ -544,11 +547,15 @@ impl<'a> Validator<'a> {
             }
             self.expr_refs(scope, index, &source, &path, id, &mut r);
         }
-        if let Some(when) = &decl.when {
-            let path = with(node_path, &["when"]);
-            let source = condition_source(when).to_owned();
-            r.when = self.compile_expr(&source, &path, id);
-            self.expr_refs(scope, index, &source, &path, id, &mut r);
+        match &decl.when {
+            None | Some(Condition::Literal(true)) => {}
+            Some(Condition::Literal(false)) => r.when = Some(Arc::new(Constant(Value::Bool(false)))),
+            Some(Condition::Expression(when)) => {
+                let path = with(node_path, &["when"]);
+                let source = condition_source(when).to_owned();
+                r.when = self.compile_expr(&source, &path, id);
+                self.expr_refs(scope, index, &source, &path, id, &mut r);
+            }
         }
         r
     }
@@ -691,6 +698,11 @@ impl<'a> Validator<'a> {
                 },
             };
             source_types.insert(port.clone(), ty);
+        }
+        // A port whose reference was already reported as broken counts as wired, so it is
+        // not reported a second time as missing.
+        for port in decl.inputs.keys() {
+            source_types.entry(port.clone()).or_insert(None);
         }
         if decl.op == MAP_OP {
             return self.resolve_map(id, decl, node_path, &source_types);
@@ -1011,7 +1023,15 @@ impl<'a> Validator<'a> {
             .into_iter()
             .map(|(k, ty)| (k, PlanInput { ty, default: None, allowed: None, optional: true, description: None }))
             .collect();
-        let body = Plan { name: format!("{id}.body"), description: None, inputs, nodes, outputs, decl: None };
+        let body = Plan {
+            name: format!("{id}.body"),
+            description: None,
+            inputs,
+            nodes,
+            outputs,
+            decl: None,
+            base_dir: self.src.base_dir.clone(),
+        };
         let mut input_types: IndexMap<String, ValueType> =
             source_types.keys().map(|k| (k.clone(), ValueType::Any)).collect();
         input_types.insert("items".into(), ValueType::List(Box::new(ValueType::Any)));

@@ -73,10 +73,10 @@ pub struct NodeDecl {
     /// `inputs` (workflow inputs) and `nodes.<id>.<port>` (outputs of other nodes).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub params: IndexMap<String, serde_json::Value>,
-    /// A rhai condition (with or without `${{ }}`); when false the node is skipped, and so is
-    /// everything that needs its outputs.
+    /// A rhai condition (with or without `${{ }}`), or `true`/`false`; when false the node is
+    /// skipped, and so is everything that needs its outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub when: Option<String>,
+    pub when: Option<Condition>,
     /// Retry policy for failures and timeouts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryPolicy>,
@@ -91,6 +91,14 @@ pub struct NodeDecl {
     pub body: Option<Box<MapBody>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+/// A `when` condition: a literal boolean or a rhai expression.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged, expecting = "`true`, `false` or a rhai expression string")]
+pub enum Condition {
+    Literal(bool),
+    Expression(String),
 }
 
 /// The sub-graph of a `map` node. Inside it, `inputs.item` is the current item,

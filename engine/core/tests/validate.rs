@@ -91,6 +91,12 @@ fn references_to_unknown_nodes_and_inputs() {
     has(yaml, "unknown-node", 7, Some("a"));
     has(yaml, "unknown-input", 10, Some("b"));
     has(yaml, "bad-reference", 13, Some("c"));
+    // A broken reference is reported once, not again as a missing input.
+    assert!(
+        !summary("reelflow: 1\nnodes:\n  b:\n    op: list.length\n    inputs: {items: zz.items}\n")
+            .iter()
+            .any(|(code, _, _)| code == "missing-input")
+    );
 }
 
 #[test]
@@ -163,8 +169,9 @@ fn file_inputs_take_paths_as_defaults() {
     let reg = Registry::with_builtins();
     let yaml =
         "reelflow: 1\ninputs:\n  clip: {type: video, default: media/in.mp4}\n  n: {type: int, default: 3}\nnodes: {}\n";
-    let plan = load_workflow(SourceFile::new("f.yaml", yaml), &reg, &NoExpressions).unwrap();
-    let bound = plan.bind_inputs(Default::default(), std::path::Path::new("/data")).unwrap();
+    // Defaults resolve next to the workflow file; given paths next to the caller.
+    let plan = load_workflow(SourceFile::in_dir("f.yaml", yaml, "/data"), &reg, &NoExpressions).unwrap();
+    let bound = plan.bind_inputs(Default::default(), std::path::Path::new("/elsewhere")).unwrap();
     match &bound["clip"] {
         reelflow_core::Value::File(f) => {
             assert_eq!(f.path, std::path::Path::new("/data/media/in.mp4"));
@@ -172,6 +179,11 @@ fn file_inputs_take_paths_as_defaults() {
         }
         other => panic!("expected a file, got {other:?}"),
     }
+    let given = [("clip".to_string(), reelflow_core::Value::from("x.mp4"))].into_iter().collect();
+    let bound = plan.bind_inputs(given, std::path::Path::new("/elsewhere")).unwrap();
+    assert!(
+        matches!(&bound["clip"], reelflow_core::Value::File(f) if f.path == std::path::Path::new("/elsewhere/x.mp4"))
+    );
     has("reelflow: 1\ninputs:\n  clip: {type: video, default: 3}\nnodes: {}\n", "type-mismatch", 3, None);
 }
 

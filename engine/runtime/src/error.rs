@@ -11,6 +11,8 @@ pub enum Error {
     Cache(#[from] reelflow_core::Error),
     #[error(transparent)]
     Invalid(#[from] reelflow_core::Diagnostics),
+    #[error("{path} is larger than {limit} bytes; workflow files are small, is this the right file?")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("no workflow named `{name}` in {dir}")]
     UnknownWorkflow { name: String, dir: PathBuf },
 }

@@ -5,6 +5,7 @@
 mod config;
 mod error;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,7 +25,13 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(config: Config) -> Result<Runtime> {
+    pub fn new(mut config: Config) -> Result<Runtime> {
+        // File values carry absolute paths; a relative data directory would leak into them.
+        if config.data_dir.is_relative() {
+            let cwd =
+                std::env::current_dir().map_err(|source| Error::Read { path: config.data_dir.clone(), source })?;
+            config.data_dir = cwd.join(&config.data_dir);
+        }
         let registry = Arc::new(build_registry());
         let cache = if config.cache.enabled {
             Some(Arc::new(Cache::open(config.cache_dir(), config.cache_max_bytes()?)?))
@@ -54,7 +61,14 @@ impl Runtime {
 
     /// Reads, parses and validates a workflow file.
     pub fn load_file(&self, path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let read_err = |source| Error::Read { path: path.to_path_buf(), source };
+        // Read at most one byte past the limit, so a huge file is refused without loading it.
+        let limit = reelflow_core::MAX_SOURCE_BYTES as u64;
+        let mut text = String::new();
+        std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_string(&mut text)).map_err(read_err)?;
+        if text.len() as u64 > limit {
+            return Err(Error::TooLarge { path: path.to_path_buf(), limit });
+        }
         let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         Ok(self.load_source(&path.display().to_string(), &text, base_dir)?)
     }

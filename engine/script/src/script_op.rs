@@ -114,8 +114,14 @@ impl Node for ScriptOp {
         if expression_in(file).is_some() {
             return Ok(());
         }
+        if text_param(params, "source")?.is_some() {
+            return Err(EXACTLY_ONE_SOURCE.to_owned());
+        }
         let path = base_dir.join(file);
-        let source = read_script(&path).map_err(|e| e.to_string())?;
+        let source = read_script(&path).map_err(|e| match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        })?;
         params.remove("file");
         params.insert("source".into(), serde_json::Value::String(source));
         Ok(())

@@ -343,6 +343,13 @@ async fn script_files_resolve_next_to_the_workflow_and_are_cached_by_content() {
     assert_eq!(report.nodes["calc"].state, NodeState::Succeeded);
     assert_eq!(report.outputs["n"], Value::Int(43));
 
+    // `source` and `file` together are ambiguous.
+    let both = yaml.replace("{file:", "{source: \"1\", file:");
+    let d = load_workflow(SourceFile::in_dir("wf.yaml", both, dir.path()), &registry(), &RhaiExpressions::new())
+        .err()
+        .expect("rejected");
+    assert!(d.items[0].message.contains("exactly one"), "{d}");
+
     // A syntax error in the file, and a missing file, are validation errors.
     std::fs::write(&script, "let = 1;\n").expect("break script");
     let d = load_in_dir().err().expect("rejected");

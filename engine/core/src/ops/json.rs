@@ -69,7 +69,8 @@ impl Const {
                 "Outputs the literal `value` (typed by `type`, or inferred from the value).",
             )
             .output("value", ValueType::Any, "The literal.")
-            .params::<ConstParams>(),
+            .params::<ConstParams>()
+            .inline(),
         }
     }
 }
