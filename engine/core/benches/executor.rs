@@ -28,6 +28,7 @@ fn scheduling(c: &mut Criterion) {
         ("chain", benchmark::chain(1000), 1000),
         ("fan_out", benchmark::fan_out(1000), 1002),
         ("lattice", benchmark::lattice(30, 30), 900),
+        ("spawned_chain", benchmark::spawned_chain(1000), 1000),
     ] {
         let plan = plan(&yaml);
         group.throughput(Throughput::Elements(nodes));
@@ -41,7 +42,7 @@ fn cache_hits(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = Arc::new(Cache::open(dir.path().join("cache"), 1 << 30).expect("cache"));
     let exec = Executor::new(Default::default(), Some(cache));
-    let plan = plan(&benchmark::chain(1000));
+    let plan = plan(&benchmark::spawned_chain(1000));
     run(&rt, &exec, &plan, dir.path());
     let mut group = c.benchmark_group("cache");
     group.throughput(Throughput::Elements(1000));

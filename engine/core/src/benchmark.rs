@@ -1,13 +1,24 @@
 //! Workflow shapes for measuring the executor's own overhead (`reelflow bench engine` and
-//! the criterion benches): every node is a `debug.noop`, so what is timed is scheduling.
+//! the criterion benches). `debug.noop` is an inline op (run on the scheduler's task, never
+//! cached); `debug.sleep` with `ms: 0` is a spawned, cacheable op that only yields, for
+//! timing the task path and the cache.
 
 use std::fmt::Write;
 
-/// `n` nodes, each waiting for the previous one.
+/// `n` inline no-op nodes, each waiting for the previous one.
 pub fn chain(n: usize) -> String {
-    let mut y = String::from("reelflow: 1\nname: chain\nnodes:\n  n0: {op: debug.noop}\n");
+    chain_of(n, "op: debug.noop")
+}
+
+/// `n` spawned, cacheable nodes (`debug.sleep` of 0 ms), each waiting for the previous one.
+pub fn spawned_chain(n: usize) -> String {
+    chain_of(n, "op: debug.sleep, params: {ms: 0}")
+}
+
+fn chain_of(n: usize, op: &str) -> String {
+    let mut y = format!("reelflow: 1\nname: chain\nnodes:\n  n0: {{{op}}}\n");
     for i in 1..n {
-        let _ = writeln!(y, "  n{i}: {{op: debug.noop, inputs: {{value: n{}.value}}}}", i - 1);
+        let _ = writeln!(y, "  n{i}: {{{op}, inputs: {{value: n{}.value}}}}", i - 1);
     }
     let _ = writeln!(y, "outputs:\n  last: n{}.value", n.saturating_sub(1));
     y

@@ -193,7 +193,14 @@ impl Executor {
             cache: if req.use_cache { self.cache.clone() } else { None },
             semaphores: self.semaphores.clone(),
         });
-        let result = run_graph(shared.clone(), plan.clone(), Arc::new(req.inputs), String::new()).await;
+        // The scheduler runs as a task of its own, so it lives on a runtime worker next to the
+        // node tasks it spawns even when the caller is `block_on` on another thread: waking a
+        // thread outside the pool on every node completion would cost more than the node.
+        let scheduler = tokio::spawn(run_graph(shared.clone(), plan.clone(), Arc::new(req.inputs), String::new()));
+        let result = match scheduler.await {
+            Ok(result) => result,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
         let mut nodes = IndexMap::new();
         let mut status = RunStatus::Succeeded;
         for (node, report) in plan.nodes.iter().zip(result.reports) {

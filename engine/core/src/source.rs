@@ -5,6 +5,7 @@
 //! converts to JSON for serde, and a failed field is located again by its path.
 //! JSON documents are read by the same loader (JSON is YAML's flow style).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use yaml_rust2::parser::{Event, Parser, Tag};
@@ -181,8 +182,19 @@ impl Doc {
 }
 
 enum Frame {
-    Seq { start: usize, anchor: usize, items: Vec<Doc> },
-    Map { start: usize, anchor: usize, entries: Vec<(String, Span, Doc)>, key: Option<(String, Span)> },
+    Seq {
+        start: usize,
+        anchor: usize,
+        items: Vec<Doc>,
+    },
+    Map {
+        start: usize,
+        anchor: usize,
+        entries: Vec<(String, Span, Doc)>,
+        key: Option<(String, Span)>,
+        /// Key → offset of its first occurrence, for duplicate detection in O(1).
+        seen: HashMap<String, usize>,
+    },
 }
 
 struct Loader<'a> {
@@ -270,7 +282,7 @@ impl<'a> Loader<'a> {
                     if !self.enter(at) {
                         return Err(self.errors);
                     }
-                    self.stack.push(Frame::Map { start: at, anchor, entries: vec![], key: None });
+                    self.stack.push(Frame::Map { start: at, anchor, entries: vec![], key: None, seen: HashMap::new() });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     let frame = self.stack.pop().expect("parser balances collections");
@@ -347,7 +359,7 @@ impl<'a> Loader<'a> {
         match self.stack.last_mut() {
             None => self.root = Some(doc),
             Some(Frame::Seq { items, .. }) => items.push(doc),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Map { entries, key, seen, .. }) => match key.take() {
                 None => {
                     let name = match &doc.kind {
                         DocKind::Str(s) => s.clone(),
@@ -364,14 +376,15 @@ impl<'a> Loader<'a> {
                             String::new()
                         }
                     };
-                    if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
-                        let (line, _) = self.src.line_col(first.offset);
+                    if let Some(&first) = seen.get(&name) {
+                        let (line, _) = self.src.line_col(first);
                         self.errors.push(LoadError {
                             message: format!("duplicate key `{name}` (first defined on line {line})"),
                             span: doc.span,
                             label: "duplicate".into(),
                         });
                     }
+                    seen.entry(name.clone()).or_insert(doc.span.offset);
                     *key = Some((name, doc.span));
                 }
                 Some((name, key_span)) => entries.push((name, key_span, doc)),

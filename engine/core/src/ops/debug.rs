@@ -22,7 +22,7 @@ pub(super) fn nodes() -> Vec<Arc<dyn Node>> {
             |inputs| Ok(one("value", inputs.values.get("value").cloned().unwrap_or(Value::Null))),
         ),
         Arc::new(Sleep {
-            spec: NodeSpec::new("debug.sleep", 1, "Waits `ms` milliseconds (cancellable), then passes `value` through.")
+            spec: NodeSpec::new("debug.sleep", 1, "Waits `ms` milliseconds (cancellable; 0 just yields), then passes `value` through.")
                 .optional_input("value", ValueType::Any, "Anything.")
                 .output("value", ValueType::Any, "The same value.")
                 .params::<SleepParams>()
@@ -88,6 +88,11 @@ impl Node for Sleep {
 
     async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
         let p: SleepParams = inputs.params()?;
+        if p.ms == 0 {
+            // The timer wheel has millisecond ticks; a zero wait is just a yield.
+            tokio::task::yield_now().await;
+            return Ok(passthrough(&inputs));
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(p.ms)) => Ok(passthrough(&inputs)),
             _ = ctx.cancelled() => Err(NodeError::Cancelled),
