@@ -19,6 +19,7 @@ use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cache::Cache;
 use crate::events::{EventBus, EventKind, EventSink, RunStatus};
@@ -502,7 +503,8 @@ async fn run_node(
         );
         let inputs = NodeInputs { values: values.clone(), params: params.clone() };
         // A panicking operator fails its node, not the engine.
-        let call = AssertUnwindSafe(op.run(&ctx, inputs)).catch_unwind().map(|r| {
+        let span = tracing::debug_span!("node", id = %full_id, op = %node.op, attempt);
+        let call = AssertUnwindSafe(op.run(&ctx, inputs).instrument(span)).catch_unwind().map(|r| {
             r.unwrap_or_else(|panic| Err(NodeError::failed(format!("op panicked: {}", panic_message(&*panic)))))
         });
         let result = match node.timeout {
