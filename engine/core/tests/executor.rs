@@ -488,3 +488,33 @@ async fn outputs_and_events_describe_the_run() {
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn maps_nest() {
+    let h = Harness::new();
+    let yaml = r#"
+reelflow: 1
+nodes:
+  rows: {op: const, params: {value: [[1, 2], [3], []]}}
+  outer:
+    op: map
+    inputs: {items: rows.value}
+    body:
+      nodes:
+        inner:
+          op: map
+          inputs: {items: inputs.item, row: inputs.index}
+          body:
+            nodes:
+              cell:
+                op: text.template
+                inputs: {v: inputs.item, r: inputs.row, c: inputs.index}
+                params: {template: "{{r}}.{{c}}={{v}}"}
+            outputs: {cell: cell.text}
+      outputs: {cells: inner.cell}
+outputs: {grid: outer.cells}
+"#;
+    let (report, _) = h.run(yaml).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.nodes);
+    assert_eq!(report.outputs["grid"].to_json(), serde_json::json!([["0.0=1", "0.1=2"], ["1.0=3"], []]));
+}
