@@ -26,7 +26,7 @@ use crate::events::{EventBus, EventKind, EventSink, RunStatus};
 use crate::expr::ExprScope;
 use crate::node::{NodeCtx, NodeError, NodeInputs, Outputs, ResourceClass};
 use crate::plan::{Binding, Plan, PlanKind, PlanNode};
-use crate::source::PathSeg;
+use crate::source::{PathSeg, path_text};
 use crate::value::Value;
 
 /// Concurrency limits per resource class; classes not given keep their defaults.
@@ -589,16 +589,6 @@ fn set_at(root: &mut serde_json::Value, path: &[PathSeg], value: serde_json::Val
         };
     }
     *here = value;
-}
-
-fn path_text(path: &[PathSeg]) -> String {
-    path.iter()
-        .map(|s| match s {
-            PathSeg::Key(k) => k.clone(),
-            PathSeg::Index(i) => i.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(".")
 }
 
 /// Every declared output present and of its type.

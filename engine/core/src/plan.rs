@@ -175,11 +175,6 @@ impl Plan {
         }
         if errors.is_empty() { Ok(bound) } else { Err(errors) }
     }
-
-    /// Number of nodes, counting each map body once.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
 }
 
 fn file_from_path(ty: &ValueType, value: Value, base_dir: &Path) -> Value {

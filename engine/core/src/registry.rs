@@ -71,14 +71,7 @@ impl Registry {
 
     /// The closest known op name, for "did you mean" hints.
     pub fn suggest(&self, op: &str) -> Option<&str> {
-        self.ops
-            .keys()
-            .map(String::as_str)
-            .chain([MAP_OP])
-            .map(|known| (edit_distance(op, known), known))
-            .filter(|(d, known)| *d <= 2.max(known.len() / 3))
-            .min()
-            .map(|(_, k)| k)
+        closest(op, self.ops.keys().map(String::as_str).chain([MAP_OP]))
     }
 
     /// The compiled params validator of an op (compiled once, then shared).
@@ -121,7 +114,17 @@ pub fn map_spec() -> NodeSpec {
     spec
 }
 
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
+/// The candidate nearest to `name` by edit distance, if near enough to be a likely typo.
+pub(crate) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .filter(|c| *c != name)
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

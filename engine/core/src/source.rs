@@ -114,6 +114,23 @@ pub enum PathSeg {
     Index(usize),
 }
 
+/// A path written the way authors read it: `nodes.cut.params.sizes[0]`.
+pub fn path_text(path: &[PathSeg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    if out.is_empty() { "the workflow".into() } else { out }
+}
+
 impl Doc {
     /// Loads YAML or JSON text. Duplicate keys are errors (a duplicated node id would
     /// otherwise silently replace the first node); all of them are returned.

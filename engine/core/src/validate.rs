@@ -19,8 +19,8 @@ use crate::expr::{
 };
 use crate::node::{NodePorts, PortSpec, ResourceClass};
 use crate::plan::{Binding, ParamTemplate, Plan, PlanInput, PlanKind, PlanNode, PlanOutput, Retry};
-use crate::registry::{MAP_OP, Registry, edit_distance, map_spec};
-use crate::source::{Doc, DocKind, PathSeg, SourceFile, Span};
+use crate::registry::{MAP_OP, Registry, closest, map_spec};
+use crate::source::{Doc, DocKind, PathSeg, SourceFile, Span, path_text};
 use crate::value::{Value, ValueType};
 use crate::workflow::{Condition, FORMAT_VERSION, InputDecl, NodeDecl, Workflow};
 
@@ -586,7 +586,7 @@ impl<'a> Validator<'a> {
                         Diagnostic::new("unknown-node", format!("the expression refers to unknown node `{target}`"))
                             .at(span, "unknown node")
                             .node(id);
-                    if let Some(s) = suggest(&target, scope.nodes.keys()) {
+                    if let Some(s) = closest(&target, scope.nodes.keys().map(String::as_str)) {
                         d = d.help(format!("did you mean `{s}`?"));
                     }
                     self.error(d);
@@ -655,7 +655,7 @@ impl<'a> Validator<'a> {
             None => {
                 let mut d = Diagnostic::new("unknown-node", format!("unknown node `{source}`"))
                     .at(self.span(path), "no such node");
-                if let Some(s) = suggest(source, scope.nodes.keys()) {
+                if let Some(s) = closest(source, scope.nodes.keys().map(String::as_str)) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
                 self.error(attach(d));
@@ -1163,15 +1163,6 @@ fn cycle_path(members: &[usize], refs: &[NodeRefs]) -> Vec<usize> {
     path
 }
 
-fn suggest<'k>(name: &str, candidates: impl Iterator<Item = &'k String>) -> Option<&'k str> {
-    candidates
-        .filter(|c| c.as_str() != name)
-        .map(|c| (edit_distance(name, c), c.as_str()))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min()
-        .map(|(_, c)| c)
-}
-
 fn backticked<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
     let rest = &message[message.find(prefix)? + prefix.len()..];
     rest.split('`').next()
@@ -1181,22 +1172,6 @@ fn backticked_quote(message: &str) -> Option<&str> {
     let start = message.find('\'')? + 1;
     let end = start + message[start..].find('\'')?;
     Some(&message[start..end])
-}
-
-fn path_text(path: &[PathSeg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            PathSeg::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    if out.is_empty() { "the workflow".into() } else { out }
 }
 
 fn workflow_name_from_file(file: &str) -> String {
