@@ -4,13 +4,20 @@
 //!
 //! The data directory holds everything a Reelflow process writes:
 //! ```text
-//! <data_dir>/cache/      content-addressed node cache (entries/, blobs/, tmp/)
-//! <data_dir>/runs/<id>/  per-run workspaces: files the nodes of a run wrote
+//! <data_dir>/reelflow.db      the run store (SQLite, WAL: also reelflow.db-wal, -shm)
+//! <data_dir>/cache/           content-addressed node cache (entries/, blobs/, tmp/)
+//! <data_dir>/runs/<id>/       per-run workspaces: files the nodes of a run wrote
+//! <data_dir>/artifacts/<id>/  the output files of finished runs, kept for download
+//! <data_dir>/uploads/         files clients uploaded (by sha256), usable as inputs
+//! <data_dir>/logs/            server and worker logs (reelflow.log)
 //! ```
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use reelflow_core::ResourceLimits;
+use reelflow_core::workflow::DurationSpec;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -28,6 +35,62 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Concurrency per resource class.
     pub limits: ResourceLimits,
+    pub server: ServerConfig,
+    pub worker: WorkerConfig,
+}
+
+/// `[server]`: the HTTP API of `reelflow serve`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on. Env: `REELFLOW_BIND`.
+    pub bind: SocketAddr,
+    /// Bearer token clients must send (`Authorization: Bearer …`). Env: `REELFLOW_TOKEN`.
+    pub token: Option<String>,
+    /// `auto`: a token is required when `bind` is not a loopback address; `required`;
+    /// `disabled`: no auth even on a public address (say so explicitly). Env: `REELFLOW_AUTH`.
+    pub auth: AuthMode,
+    /// Origins allowed by CORS: empty (no CORS headers), `["*"]`, or a list of origins.
+    pub cors_origins: Vec<String>,
+    /// Largest JSON request body.
+    pub max_body: String,
+    /// Largest upload. Env: `REELFLOW_MAX_UPLOAD`.
+    pub max_upload: String,
+    /// Requests per second per client address (token bucket); 0 disables the limit.
+    pub rate_limit: u32,
+    /// How many requests a client may send in a burst above `rate_limit`.
+    pub rate_burst: u32,
+    /// Directories whose files clients may name as file inputs (besides their uploads).
+    /// Anything else — `..`, other absolute paths, symlinks out of a root — is refused.
+    pub input_roots: Vec<PathBuf>,
+    /// On shutdown, how long running runs may take to finish before they are checkpointed
+    /// (their finished nodes are in the cache) and handed back to the queue.
+    pub shutdown_grace: DurationSpec,
+    /// Run an embedded worker in the server process (`false`: only `reelflow worker`s run).
+    pub embedded_worker: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Auto,
+    Required,
+    Disabled,
+}
+
+/// `[worker]`: how workers take runs from the queue.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Runs one worker executes at once (their nodes share the `[limits]`).
+    pub slots: usize,
+    /// How long a claim lasts without a heartbeat. A dead worker's runs are taken over after
+    /// this. Env: `REELFLOW_LEASE`.
+    pub lease: DurationSpec,
+    /// How often a worker renews its leases and looks for cancel requests.
+    pub heartbeat: DurationSpec,
+    /// How often an idle worker looks at the queue (new runs from this process wake it at once).
+    pub poll: DurationSpec,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -46,6 +109,48 @@ impl Default for Config {
             workflows_dir: PathBuf::from("workflows"),
             cache: CacheConfig::default(),
             limits: ResourceLimits::default(),
+            server: ServerConfig::default(),
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            token: None,
+            auth: AuthMode::Auto,
+            cors_origins: Vec::new(),
+            max_body: "16MiB".into(),
+            max_upload: "4GiB".into(),
+            rate_limit: 200,
+            rate_burst: 400,
+            input_roots: Vec::new(),
+            shutdown_grace: DurationSpec::Text("30s".into()),
+            embedded_worker: true,
+        }
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            slots: 16,
+            lease: DurationSpec::Text("15s".into()),
+            heartbeat: DurationSpec::Text("1s".into()),
+            poll: DurationSpec::Text("500ms".into()),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Whether requests must carry the token.
+    pub fn auth_required(&self) -> bool {
+        match self.auth {
+            AuthMode::Required => true,
+            AuthMode::Disabled => false,
+            AuthMode::Auto => !self.bind.ip().is_loopback(),
         }
     }
 }
@@ -65,7 +170,7 @@ impl Config {
             None => Config::default(),
         };
         config.apply_env(|k| std::env::var(k).ok())?;
-        config.cache_max_bytes()?;
+        config.check()?;
         Ok(config)
     }
 
@@ -87,7 +192,104 @@ impl Config {
         if let Some(v) = var("REELFLOW_CACHE_MAX") {
             self.cache.max_size = v;
         }
+        let env_err = |name: &str, message: String| Error::Config { path: name.into(), message };
+        if let Some(v) = var("REELFLOW_BIND") {
+            self.server.bind = v.parse().map_err(|e| env_err("REELFLOW_BIND", format!("`{v}`: {e}")))?;
+        }
+        if let Some(v) = var("REELFLOW_TOKEN") {
+            self.server.token = Some(v).filter(|t| !t.is_empty());
+        }
+        if let Some(v) = var("REELFLOW_AUTH") {
+            self.server.auth = serde_json::from_value(serde_json::Value::String(v.clone()))
+                .map_err(|_| env_err("REELFLOW_AUTH", format!("`{v}`: expected auto, required or disabled")))?;
+        }
+        if let Some(v) = var("REELFLOW_MAX_UPLOAD") {
+            self.server.max_upload = v;
+        }
+        if let Some(v) = var("REELFLOW_LEASE") {
+            self.worker.lease = DurationSpec::Text(v);
+        }
         Ok(())
+    }
+
+    /// Checks every value that is parsed later, so a bad config fails at startup.
+    pub fn check(&self) -> Result<()> {
+        self.cache_max_bytes()?;
+        self.max_body_bytes()?;
+        self.max_upload_bytes()?;
+        self.shutdown_grace()?;
+        let lease = self.lease()?;
+        let heartbeat = self.heartbeat()?;
+        self.poll()?;
+        if heartbeat * 2 > lease {
+            return Err(self.config_err(format!(
+                "worker.heartbeat ({heartbeat:?}) must be at most half of worker.lease ({lease:?}), or live runs lose their lease"
+            )));
+        }
+        if self.worker.slots == 0 {
+            return Err(self.config_err("worker.slots must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// What only a server needs on top of [`Config::check`]: a token when auth is required.
+    pub fn check_server(&self) -> Result<()> {
+        if self.server.auth_required() && self.server.token.is_none() {
+            return Err(self.config_err(format!(
+                "the server binds {} and requires a token: set REELFLOW_TOKEN (or server.token), \
+                 or server.auth = \"disabled\" to serve without auth",
+                self.server.bind
+            )));
+        }
+        Ok(())
+    }
+
+    fn config_err(&self, message: String) -> Error {
+        Error::Config { path: CONFIG_FILE.into(), message }
+    }
+
+    fn duration(&self, name: &str, spec: &DurationSpec) -> Result<Duration> {
+        spec.to_duration().map_err(|e| self.config_err(format!("{name}: {e}")))
+    }
+
+    pub fn lease(&self) -> Result<Duration> {
+        self.duration("worker.lease", &self.worker.lease)
+    }
+
+    pub fn heartbeat(&self) -> Result<Duration> {
+        self.duration("worker.heartbeat", &self.worker.heartbeat)
+    }
+
+    pub fn poll(&self) -> Result<Duration> {
+        self.duration("worker.poll", &self.worker.poll)
+    }
+
+    pub fn shutdown_grace(&self) -> Result<Duration> {
+        self.duration("server.shutdown_grace", &self.server.shutdown_grace)
+    }
+
+    pub fn max_body_bytes(&self) -> Result<u64> {
+        parse_size(&self.server.max_body).map_err(|m| self.config_err(format!("server.max_body: {m}")))
+    }
+
+    pub fn max_upload_bytes(&self) -> Result<u64> {
+        parse_size(&self.server.max_upload).map_err(|m| self.config_err(format!("server.max_upload: {m}")))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("reelflow.db")
+    }
+
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
+
+    pub fn artifacts_dir(&self) -> PathBuf {
+        self.data_dir.join("artifacts")
+    }
+
+    pub fn logs_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -4,6 +4,7 @@
 
 mod config;
 mod error;
+mod paths;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reelflow_core::{Cache, Executor, Plan, Registry, SourceFile, load_workflow};
 use reelflow_script::RhaiExpressions;
 
-pub use config::{CONFIG_FILE, CacheConfig, Config, parse_size};
+pub use config::{AuthMode, CONFIG_FILE, CacheConfig, Config, ServerConfig, WorkerConfig, parse_size};
 pub use error::{Error, Result};
+pub use paths::InputRoots;
 
 /// The engine, ready to load and run workflows.
 pub struct Runtime {

@@ -117,7 +117,7 @@ impl Node for ScriptOp {
         if text_param(params, "source")?.is_some() {
             return Err(EXACTLY_ONE_SOURCE.to_owned());
         }
-        let path = base_dir.join(file);
+        let path = script_path(base_dir, file)?;
         let source = read_script(&path).map_err(|e| match std::error::Error::source(&e) {
             Some(cause) => format!("{e}: {cause}"),
             None => e.to_string(),
@@ -236,6 +236,19 @@ fn is_port_name(name: &str) -> bool {
 enum ScriptSource {
     Inline(String),
     File(PathBuf),
+}
+
+/// A `file:` script lives beside its workflow: it must resolve (symlinks followed) inside the
+/// workflow's directory, so a workflow submitted over HTTP cannot read other server files.
+fn script_path(base_dir: &Path, file: &str) -> Result<PathBuf, String> {
+    let path = base_dir.join(file);
+    let real = path.canonicalize().map_err(|e| format!("script file {}: {e}", path.display()))?;
+    let base = base_dir.canonicalize().map_err(|e| format!("workflow directory {}: {e}", base_dir.display()))?;
+    if real.starts_with(&base) {
+        Ok(real)
+    } else {
+        Err(format!("script file `{file}` is outside the workflow's directory {}", base_dir.display()))
+    }
 }
 
 /// Reads a `file:` script (a blocking read: it runs on the worker thread with the script),

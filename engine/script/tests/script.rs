@@ -358,3 +358,18 @@ async fn script_files_resolve_next_to_the_workflow_and_are_cached_by_content() {
     let d = load_in_dir().err().expect("rejected");
     assert!(d.items[0].message.contains("calc.rhai"), "{d}");
 }
+
+#[test]
+fn script_files_outside_the_workflow_directory_are_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let workflows = dir.path().join("workflows");
+    std::fs::create_dir(&workflows).expect("mkdir");
+    std::fs::write(dir.path().join("secret.rhai"), "\"secret\"\n").expect("write");
+    for file in ["../secret.rhai", dir.path().join("secret.rhai").to_str().expect("utf-8")] {
+        let yaml = format!("reelflow: 1\nnodes:\n  s:\n    op: script\n    params: {{file: '{file}'}}\n");
+        let d = load_workflow(SourceFile::in_dir("wf.yaml", yaml, &workflows), &registry(), &RhaiExpressions::new())
+            .err()
+            .expect("rejected");
+        assert!(d.items[0].message.contains("outside the workflow's directory"), "{d}");
+    }
+}

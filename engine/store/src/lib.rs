@@ -52,8 +52,8 @@ mod sqlite;
 pub use error::{BoxError, Error, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{
-    ArtifactRecord, Lease, MAX_PAGE, NewRun, NodeRunRecord, Page, RunFilter, RunOutcome, RunRecord, RunState,
-    UnknownRunState, UploadRecord,
+    ArtifactRecord, Lease, MAX_PAGE, NewRun, NodeRunRecord, NodeRunState, Page, RunFilter, RunOutcome, RunRecord,
+    RunState, UnknownRunState, UploadRecord,
 };
 pub use run_store::RunStore;
 pub use sqlite::{Clock, MAX_EVENTS_PAGE, ManualClock, SqliteStore, system_clock};

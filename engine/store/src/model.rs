@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use reelflow_core::{NodeReport, NodeState, RunStatus};
+
 use serde::{Deserialize, Serialize};
 
 /// The most runs one `list_runs` page returns.
@@ -159,10 +160,40 @@ pub struct Page {
     pub next_cursor: Option<String>,
 }
 
-/// The stored state of one node of a run (the executor's `NodeReport`).
+/// Where one node of a run is: the executor's final [`NodeState`]s plus `running`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeRunState {
+    Running,
+    Succeeded,
+    Cached,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl NodeRunState {
+    pub fn is_finished(self) -> bool {
+        self != NodeRunState::Running
+    }
+}
+
+impl From<NodeState> for NodeRunState {
+    fn from(state: NodeState) -> Self {
+        match state {
+            NodeState::Succeeded => NodeRunState::Succeeded,
+            NodeState::Cached => NodeRunState::Cached,
+            NodeState::Failed => NodeRunState::Failed,
+            NodeState::Skipped => NodeRunState::Skipped,
+            NodeState::Cancelled => NodeRunState::Cancelled,
+        }
+    }
+}
+
+/// The stored state of one node of a run (the executor's `NodeReport`, or `running`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeRunRecord {
-    pub state: NodeState,
+    pub state: NodeRunState,
     pub attempts: u32,
     pub duration_ms: u64,
     pub error: Option<Vec<String>>,
@@ -171,7 +202,7 @@ pub struct NodeRunRecord {
 impl From<NodeReport> for NodeRunRecord {
     fn from(report: NodeReport) -> Self {
         NodeRunRecord {
-            state: report.state,
+            state: report.state.into(),
             attempts: report.attempts,
             duration_ms: report.duration_ms,
             error: report.error,

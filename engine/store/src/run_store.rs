@@ -53,6 +53,15 @@ pub trait RunStore: Send + Sync {
     /// unused in the run.
     async fn append_events(&self, run_id: &str, events: &[Event]) -> Result<()>;
 
+    /// Stores events and node states together, in one transaction, so a reader never sees a
+    /// node's `node_finished` event without its finished state, or the other way round.
+    async fn record_progress(&self, run_id: &str, events: &[Event], nodes: &[(String, NodeRunRecord)]) -> Result<()>;
+
+    /// Gives a run back to the queue without finishing it (a worker shutting down): it is
+    /// `queued` again, for any worker, and keeps its events, node states and claim count.
+    /// False: `worker` does not hold it and nothing changed.
+    async fn release_run(&self, run_id: &str, worker: &str) -> Result<bool>;
+
     /// Up to `limit` events with `seq > after_seq`, in `seq` order.
     async fn events_after(&self, run_id: &str, after_seq: u64, limit: u32) -> Result<Vec<Event>>;
 

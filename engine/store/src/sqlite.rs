@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use reelflow_core::{Event, NodeState};
+use reelflow_core::Event;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Error, Result};
 use crate::migrations;
 use crate::model::{
-    ArtifactRecord, Lease, MAX_PAGE, NewRun, NodeRunRecord, Page, RunFilter, RunOutcome, RunRecord, RunState,
-    UploadRecord,
+    ArtifactRecord, Lease, MAX_PAGE, NewRun, NodeRunRecord, NodeRunState, Page, RunFilter, RunOutcome, RunRecord,
+    RunState, UploadRecord,
 };
 use crate::run_store::RunStore;
 
@@ -256,7 +256,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     })
 }
 
-fn node_state_text(state: NodeState) -> Result<String> {
+fn node_state_text(state: NodeRunState) -> Result<String> {
     match serde_json::to_value(state) {
         Ok(serde_json::Value::String(s)) => Ok(s),
         Ok(other) => Err(Error::Corrupt { column: "node_runs.state", value: other.to_string() }),
@@ -303,6 +303,30 @@ fn artifact_from_row(row: &Row<'_>) -> rusqlite::Result<ArtifactRecord> {
 }
 
 /// Fails with [`Error::RunNotFound`] unless the run exists (clearer than a foreign-key error).
+const UPSERT_NODE_RUN: &str = "INSERT INTO node_runs (run_id, node_id, state, attempts, duration_ms, error, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+     ON CONFLICT (run_id, node_id) DO UPDATE SET
+         state = excluded.state, attempts = excluded.attempts, duration_ms = excluded.duration_ms,
+         error = excluded.error, updated_at = excluded.updated_at";
+
+/// Events as `(seq, at_ms, kind, body)` rows, checked to belong to `run_id`.
+fn event_rows(run_id: &str, events: &[Event]) -> Result<Vec<(i64, i64, String, String)>> {
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        if event.run_id != run_id {
+            return Err(Error::EventRunMismatch {
+                seq: event.seq,
+                expected: run_id.to_owned(),
+                found: event.run_id.clone(),
+            });
+        }
+        let body = serde_json::to_value(event).map_err(|source| Error::Json { what: "event", source })?;
+        let kind = body.get("type").and_then(|t| t.as_str()).unwrap_or("unknown").to_owned();
+        rows.push((db_int(event.seq), db_int(event.at_ms), kind, body.to_string()));
+    }
+    Ok(rows)
+}
+
 fn ensure_run(conn: &Connection, run_id: &str) -> Result<(), Fail> {
     let found = conn.prepare_cached("SELECT 1 FROM runs WHERE id = ?1")?.exists([run_id])?;
     if found { Ok(()) } else { Err(Error::RunNotFound(run_id.to_owned()).into()) }
@@ -490,33 +514,49 @@ impl RunStore for SqliteStore {
     }
 
     async fn append_events(&self, run_id: &str, events: &[Event]) -> Result<()> {
-        let mut rows = Vec::with_capacity(events.len());
-        for event in events {
-            if event.run_id != run_id {
-                return Err(Error::EventRunMismatch {
-                    seq: event.seq,
-                    expected: run_id.to_owned(),
-                    found: event.run_id.clone(),
-                });
-            }
-            let body = serde_json::to_value(event).map_err(|source| Error::Json { what: "event", source })?;
-            let kind = body.get("type").and_then(|t| t.as_str()).unwrap_or("unknown").to_owned();
-            rows.push((db_int(event.seq), db_int(event.at_ms), kind, body.to_string()));
-        }
+        self.record_progress(run_id, events, &[]).await
+    }
+
+    async fn record_progress(&self, run_id: &str, events: &[Event], nodes: &[(String, NodeRunRecord)]) -> Result<()> {
+        let event_rows = event_rows(run_id, events)?;
+        let node_rows = nodes
+            .iter()
+            .map(|(id, node)| {
+                let error = node.error.as_ref().map(|e| to_json("node error", e)).transpose()?;
+                Ok((id.clone(), node_state_text(node.state)?, node.attempts, db_int(node.duration_ms), error))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let run_id = run_id.to_owned();
-        self.call("append_events", true, move |conn, _now| {
+        self.call("record_progress", true, move |conn, now| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             ensure_run(&tx, &run_id)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO events (run_id, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )?;
-                for (seq, at_ms, kind, body) in &rows {
+                for (seq, at_ms, kind, body) in &event_rows {
                     insert.execute(params![run_id, seq, at_ms, kind, body])?;
+                }
+                let mut upsert = tx.prepare_cached(UPSERT_NODE_RUN)?;
+                for (node_id, state, attempts, duration_ms, error) in &node_rows {
+                    upsert.execute(params![run_id, node_id, state, attempts, duration_ms, error, db_int(now)])?;
                 }
             }
             tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn release_run(&self, run_id: &str, worker: &str) -> Result<bool> {
+        let (run_id, worker) = (run_id.to_owned(), worker.to_owned());
+        self.call("release_run", true, move |conn, _now| {
+            let changed = conn.execute(
+                "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
+                params![run_id, worker],
+            )?;
+            Ok(changed == 1)
         })
         .await
     }
@@ -553,11 +593,7 @@ impl RunStore for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             ensure_run(&tx, &run_id)?;
             tx.execute(
-                "INSERT INTO node_runs (run_id, node_id, state, attempts, duration_ms, error, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (run_id, node_id) DO UPDATE SET
-                     state = excluded.state, attempts = excluded.attempts, duration_ms = excluded.duration_ms,
-                     error = excluded.error, updated_at = excluded.updated_at",
+                UPSERT_NODE_RUN,
                 params![run_id, node_id, state, node.attempts, db_int(node.duration_ms), error, db_int(now)],
             )?;
             tx.commit()?;

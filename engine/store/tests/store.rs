@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use reelflow_core::{Event, EventKind, LogLevel, NodeState, RunStatus};
+use reelflow_core::{Event, EventKind, LogLevel, RunStatus};
 use reelflow_store::{
-    ArtifactRecord, Error, ManualClock, NewRun, NodeRunRecord, RunFilter, RunOutcome, RunState, RunStore,
+    ArtifactRecord, Error, ManualClock, NewRun, NodeRunRecord, NodeRunState, RunFilter, RunOutcome, RunState, RunStore,
     SCHEMA_VERSION, SqliteStore, UploadRecord,
 };
 use serde_json::json;
@@ -294,21 +294,58 @@ async fn node_runs_upsert_in_first_seen_order() -> Result<()> {
     let store = SqliteStore::open(dir.path().join("runs.db"))?;
     let run = store.create_run(new_run("nodes", 0)).await?;
     let failed = NodeRunRecord {
-        state: NodeState::Failed,
+        state: NodeRunState::Failed,
         attempts: 1,
         duration_ms: 40,
         error: Some(vec!["outer".into(), "inner".into()]),
     };
     store.upsert_node_run(&run.id, "decode", failed.clone()).await?;
-    let cached = NodeRunRecord { state: NodeState::Cached, attempts: 0, duration_ms: 0, error: None };
+    let cached = NodeRunRecord { state: NodeRunState::Cached, attempts: 0, duration_ms: 0, error: None };
     store.upsert_node_run(&run.id, "audio", cached.clone()).await?;
-    let retried = NodeRunRecord { state: NodeState::Succeeded, attempts: 2, duration_ms: 90, error: None };
+    let retried = NodeRunRecord { state: NodeRunState::Succeeded, attempts: 2, duration_ms: 90, error: None };
     store.upsert_node_run(&run.id, "decode", retried.clone()).await?;
     assert_eq!(store.node_runs(&run.id).await?, [("decode".to_owned(), retried), ("audio".to_owned(), cached)]);
     assert!(matches!(
         store.upsert_node_run("run-missing", "x", failed).await,
         Err(Error::RunNotFound(id)) if id == "run-missing"
     ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn progress_stores_events_and_nodes_together_or_not_at_all() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("runs.db"))?;
+    let run = store.create_run(new_run("progress", 0)).await?;
+    let running = NodeRunRecord { state: NodeRunState::Running, attempts: 1, duration_ms: 0, error: None };
+    store.record_progress(&run.id, &[event(&run.id, 1), event(&run.id, 2)], &[("a".into(), running.clone())]).await?;
+    assert_eq!(store.events_after(&run.id, 0, 10).await?.len(), 2);
+    assert_eq!(store.node_runs(&run.id).await?, [("a".to_owned(), running.clone())]);
+
+    // A duplicate sequence number fails the whole batch: the node update is not kept either.
+    let done = NodeRunRecord { state: NodeRunState::Succeeded, attempts: 1, duration_ms: 5, error: None };
+    let dup = store.record_progress(&run.id, &[event(&run.id, 3), event(&run.id, 2)], &[("a".into(), done)]).await;
+    assert!(dup.is_err());
+    assert_eq!(store.last_event_seq(&run.id).await?, 2);
+    assert_eq!(store.node_runs(&run.id).await?, [("a".to_owned(), running)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn released_runs_go_back_to_the_queue_with_their_history() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("runs.db"))?;
+    let run = store.create_run(new_run("release", 0)).await?;
+    assert_eq!(store.claim_next("w1", LEASE).await?.map(|r| r.id), Some(run.id.clone()));
+    store.append_events(&run.id, &[event(&run.id, 1)]).await?;
+    assert!(!store.release_run(&run.id, "w2").await?, "only the lease holder may release");
+    assert!(store.release_run(&run.id, "w1").await?);
+    let queued = store.get_run(&run.id).await?.context("the run")?;
+    assert_eq!((queued.status, queued.lease_owner.as_deref()), (RunState::Queued, None));
+    assert_eq!(store.last_event_seq(&run.id).await?, 1);
+    let again = store.claim_next("w2", LEASE).await?.context("claimable again")?;
+    assert_eq!((again.id, again.claims), (run.id.clone(), 2));
+    assert!(!store.release_run(&run.id, "w1").await?);
     Ok(())
 }
 
