@@ -6,6 +6,7 @@
 mod bench;
 mod progress;
 mod run;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -52,6 +53,10 @@ enum Command {
     },
     /// Print the JSON Schema of the workflow format (for editors).
     Schema,
+    /// Serve the HTTP API (with an embedded worker) on the durable run store.
+    Serve(serve::ServeArgs),
+    /// Execute queued runs from the store, beside a server or other workers.
+    Worker(serve::WorkerArgs),
     /// Measure the engine.
     Bench {
         #[command(subcommand)]
@@ -60,11 +65,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("REELFLOW_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // `serve` and `worker` log to a file as well, set up once the data directory is known.
+    if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_env("REELFLOW_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -74,12 +84,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime(cli: &Cli) -> anyhow::Result<Runtime> {
+fn config(cli: &Cli) -> anyhow::Result<Config> {
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
-    Ok(Runtime::new(config)?)
+    Ok(config)
+}
+
+fn runtime(cli: &Cli) -> anyhow::Result<Runtime> {
+    Ok(Runtime::new(config(cli)?)?)
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -95,6 +109,8 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&reelflow_core::workflow_json_schema())?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve(args) => serve::serve(config(&cli)?, args),
+        Command::Worker(args) => serve::worker(config(&cli)?, args),
         Command::Bench { what } => bench::bench(what),
     }
 }

@@ -1,0 +1,101 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use prometheus_client::registry::Registry;
+use reelflow_runtime::{AuthMode, InputRoots, Runtime};
+use reelflow_store::RunStore;
+use reelflow_worker::{RunHub, WorkerMetrics};
+use tokio_util::sync::CancellationToken;
+
+use crate::guard::{HttpMetrics, RateLimiter};
+
+/// The server's shared state. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn RunStore>,
+    pub runtime: Arc<Runtime>,
+    pub hub: Arc<RunHub>,
+    /// Where client-named input files may live: the uploads directory and `input_roots`.
+    pub roots: InputRoots,
+    pub token: Option<String>,
+    pub max_body: usize,
+    pub max_upload: u64,
+    pub rate: Option<RateLimiter>,
+    pub registry: Registry,
+    pub http: HttpMetrics,
+    /// The embedded worker's id, if this process runs one.
+    pub worker_id: Option<String>,
+    /// Fires on shutdown: event streams end so connections can drain.
+    pub shutdown: CancellationToken,
+    pub started: Instant,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// How to build an [`AppState`].
+pub struct AppParts {
+    pub store: Arc<dyn RunStore>,
+    pub runtime: Arc<Runtime>,
+    pub hub: Arc<RunHub>,
+    pub worker_metrics: WorkerMetrics,
+    pub worker_id: Option<String>,
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(parts: AppParts) -> reelflow_runtime::Result<AppState> {
+        let config = parts.runtime.config();
+        config.check()?;
+        let uploads = config.uploads_dir();
+        std::fs::create_dir_all(&uploads)
+            .map_err(|source| reelflow_runtime::Error::Read { path: uploads.clone(), source })?;
+        let roots = InputRoots::new(std::iter::once(uploads).chain(config.server.input_roots.iter().cloned()));
+        let mut registry = Registry::default();
+        parts.worker_metrics.register(&mut registry);
+        let http = HttpMetrics::default();
+        http.register(&mut registry);
+        let server = &config.server;
+        let rate = (server.rate_limit > 0).then(|| RateLimiter::new(server.rate_limit, server.rate_burst));
+        // A configured token is enforced even on loopback; only `auth = "disabled"` turns it off.
+        let token = if server.auth == AuthMode::Disabled { None } else { server.token.clone() };
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                max_body: usize::try_from(config.max_body_bytes()?).unwrap_or(usize::MAX),
+                max_upload: config.max_upload_bytes()?,
+                store: parts.store,
+                hub: parts.hub,
+                roots,
+                token,
+                rate,
+                registry,
+                http,
+                worker_id: parts.worker_id,
+                shutdown: parts.shutdown,
+                started: Instant::now(),
+                runtime: parts.runtime,
+            }),
+        })
+    }
+
+    pub fn hub(&self) -> &Arc<RunHub> {
+        &self.inner.hub
+    }
+
+    pub fn store(&self) -> &Arc<dyn RunStore> {
+        &self.inner.store
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.inner.runtime
+    }
+}
