@@ -169,8 +169,9 @@ pub async fn create_run(state: &AppState, body: SubmitRun) -> ApiResult<RunRecor
             .with_details(serde_json::json!({"errors": d.located(), "rendered": d.render(false)}))
     })?;
 
-    // Client paths: uploads by id, server paths relative to the first input root.
-    let relative_to = state.inner.roots.roots().first().cloned().unwrap_or_else(|| base_dir.clone());
+    // Client paths: uploads by id; server paths relative to the first input root.
+    let config = runtime.config();
+    let relative_to = config.server.input_roots.first().cloned().unwrap_or_else(|| config.uploads_dir());
     let mut given = IndexMap::new();
     for (key, json) in &body.inputs {
         let mut value = Value::from_json(json);

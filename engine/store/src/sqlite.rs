@@ -199,6 +199,15 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// SQLite integers are signed; our times and sizes never come near 2^63.
+/// `run-<ms>-<4 hex sequence><4 hex random>`: ids sort by creation time, and runs created in
+/// the same millisecond by one process sort in creation order (the random half keeps ids of
+/// different processes apart).
+fn new_run_id(now_ms: u64) -> String {
+    static SEQUENCE: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let seq = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("run-{now_ms:013}-{seq:04x}{:04x}", rand::random::<u16>())
+}
+
 fn db_int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -347,7 +356,7 @@ impl RunStore for SqliteStore {
         let inputs = to_json("run inputs", &run.inputs)?;
         self.call("create_run", true, move |conn, now| {
             // Zero-padded milliseconds first, so ids sort by creation time.
-            let id = format!("run-{now:013}-{:08x}", rand::random::<u32>());
+            let id = new_run_id(now);
             let sql = format!(
                 "INSERT INTO runs (id, workflow, source, inputs, priority, status, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6) RETURNING {RUN_COLUMNS}"
