@@ -65,9 +65,8 @@ impl Drop for Harness {
 
 /// A config for tests: everything in `dir`, short leases, no rate limit.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.join("data");
-    config.workflows_dir = dir.join("workflows");
+    let mut config =
+        Config { data_dir: dir.join("data"), workflows_dir: dir.join("workflows"), ..Default::default() };
     config.server.input_roots = vec![dir.join("media")];
     config.server.rate_limit = 0;
     config.worker.lease = DurationSpec::Text("3s".into());
