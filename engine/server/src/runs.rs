@@ -72,6 +72,8 @@ pub struct RunView {
     pub finished_at: Option<u64>,
     /// How many times a worker claimed the run (more than one: it was resumed or retried).
     pub claims: u32,
+    /// The worker executing the run (while `running`).
+    pub worker: Option<String>,
     pub cancel_requested: bool,
     pub progress: Progress,
     /// Per-node state, including nodes inside `map` bodies (`map[2].inner`).
@@ -312,6 +314,7 @@ pub async fn run_view(state: &AppState, id: &str) -> ApiResult<RunView> {
         started_at: run.started_at,
         finished_at: run.finished_at,
         claims: run.claims,
+        worker: run.lease_owner,
         cancel_requested: run.cancel_requested,
         progress: Progress { total, done, running, fraction },
         nodes: nodes
