@@ -35,7 +35,12 @@ impl Proc {
 
     /// The server's `host:port`.
     pub fn addr(&self) -> String {
-        self.banner.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("an address").to_owned()
+        self.banner
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("an address")
+            .to_owned()
     }
 }
 

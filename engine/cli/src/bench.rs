@@ -24,6 +24,8 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Load on the HTTP API: concurrent submissions and status polling.
+    Api(crate::bench_api::ApiBenchArgs),
 }
 
 #[derive(serde::Serialize)]
@@ -36,7 +38,10 @@ struct ShapeResult {
 }
 
 pub fn bench(what: &BenchCommand) -> anyhow::Result<ExitCode> {
-    let BenchCommand::Engine { nodes, runs, json } = what;
+    let (nodes, runs, json) = match what {
+        BenchCommand::Engine { nodes, runs, json } => (nodes, runs, json),
+        BenchCommand::Api(args) => return crate::bench_api::bench_api(args),
+    };
     let rt = tokio::runtime::Runtime::new()?;
     let dir = tempfile_dir()?;
     let registry = Registry::with_builtins();

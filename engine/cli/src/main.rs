@@ -4,6 +4,7 @@
 //! 130 cancelled (Ctrl-C).
 
 mod bench;
+mod bench_api;
 mod progress;
 mod run;
 mod serve;

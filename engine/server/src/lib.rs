@@ -14,7 +14,7 @@
 //! | `GET /health`, `GET /metrics`, `GET /openapi.json`, `GET /docs` | operations |
 //!
 //! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = reelflow_runtime::Config::load(None)?;
 //! let server = reelflow_server::Server::start(config).await?;
 //! println!("listening on {}", server.local_addr());
@@ -163,7 +163,7 @@ impl Server {
             runtime,
             hub,
             worker_metrics: metrics,
-            worker_id: worker.as_ref().map(|w| w.id().to_owned()),
+            worker: worker.clone(),
             shutdown: shutdown.clone(),
         })?;
         let listener =

@@ -1,6 +1,7 @@
 //! `/api/v1/runs`: submit, inspect, list, cancel and retry runs.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use indexmap::IndexMap;
 use reelflow_core::{EventKind, Value};
 use reelflow_store::{NewRun, NodeRunState, RunFilter, RunRecord, RunState};
-use reelflow_worker::{ARTIFACT_KEY, INLINE_PREFIX, workflow_base_dir};
+use reelflow_worker::{ARTIFACT_KEY, INLINE_PREFIX, Prepared, workflow_base_dir};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -194,10 +195,14 @@ pub async fn create_run(state: &AppState, body: SubmitRun) -> ApiResult<RunRecor
     }
     let inputs_json = serde_json::Value::Object(inputs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
 
-    let run = state
-        .store()
-        .create_run(NewRun { workflow: name, source, inputs: inputs_json, priority: body.priority })
-        .await?;
+    let new_run = NewRun { workflow: name, source, inputs: inputs_json, priority: body.priority };
+    // A free slot in this process's worker: start the run now, with the plan just validated.
+    if let Some(worker) = &state.inner.worker
+        && let Some(slot) = worker.try_reserve()
+    {
+        return Ok(worker.submit(slot, new_run, Prepared { plan: Arc::new(plan), inputs }).await?);
+    }
+    let run = state.store().create_run(new_run).await?;
     state.hub().run_queued();
     Ok(run)
 }

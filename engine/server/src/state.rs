@@ -6,7 +6,7 @@ use std::time::Instant;
 use prometheus_client::registry::Registry;
 use reelflow_runtime::{AuthMode, InputRoots, Runtime};
 use reelflow_store::RunStore;
-use reelflow_worker::{RunHub, WorkerMetrics};
+use reelflow_worker::{RunHub, Worker, WorkerMetrics};
 use tokio_util::sync::CancellationToken;
 
 use crate::guard::{HttpMetrics, RateLimiter};
@@ -29,8 +29,9 @@ pub(crate) struct Inner {
     pub rate: Option<RateLimiter>,
     pub registry: Registry,
     pub http: HttpMetrics,
-    /// The embedded worker's id, if this process runs one.
-    pub worker_id: Option<String>,
+    /// The embedded worker, if this process runs one: submissions hand it runs directly
+    /// when it has a free slot.
+    pub worker: Option<Worker>,
     /// Fires on shutdown: event streams end so connections can drain.
     pub shutdown: CancellationToken,
     pub started: Instant,
@@ -48,7 +49,7 @@ pub struct AppParts {
     pub runtime: Arc<Runtime>,
     pub hub: Arc<RunHub>,
     pub worker_metrics: WorkerMetrics,
-    pub worker_id: Option<String>,
+    pub worker: Option<Worker>,
     pub shutdown: CancellationToken,
 }
 
@@ -79,7 +80,7 @@ impl AppState {
                 rate,
                 registry,
                 http,
-                worker_id: parts.worker_id,
+                worker: parts.worker,
                 shutdown: parts.shutdown,
                 started: Instant::now(),
                 runtime: parts.runtime,

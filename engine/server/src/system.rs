@@ -44,7 +44,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
         uptime_s: state.inner.started.elapsed().as_secs(),
         queued: count(RunState::Queued).unwrap_or(0),
         running: count(RunState::Running).unwrap_or(0),
-        worker: state.inner.worker_id.clone().map(|id| WorkerHealth { id, running: state.hub().running_count() }),
+        worker: state
+            .inner
+            .worker
+            .as_ref()
+            .map(|w| WorkerHealth { id: w.id().to_owned(), running: state.hub().running_count() }),
     };
     let status = if counts.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(health)).into_response()

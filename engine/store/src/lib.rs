@@ -34,7 +34,7 @@
 //!     let claimed = store.claim_next("worker-1", Duration::from_secs(30)).await?.expect("a queued run");
 //!     assert_eq!(claimed.id, run.id);
 //!     assert!(store.heartbeat(&run.id, "worker-1", Duration::from_secs(30)).await?.held);
-//!     let outcome = RunOutcome { status: RunStatus::Succeeded, outputs: serde_json::json!({}), error: None };
+//!     let outcome = RunOutcome::new(RunStatus::Succeeded, serde_json::json!({}), None);
 //!     assert!(store.finish_run(&run.id, "worker-1", outcome).await?);
 //!     assert_eq!(store.get_run(&run.id).await?.map(|r| r.status), Some(RunState::Succeeded));
 //!     Ok::<_, reelflow_store::Error>(())

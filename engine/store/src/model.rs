@@ -131,6 +131,16 @@ pub struct RunOutcome {
     pub status: RunStatus,
     pub outputs: serde_json::Value,
     pub error: Option<serde_json::Value>,
+    /// Events stored with the outcome, in the same transaction (`run_finished`), so a client
+    /// that sees them also sees the run finished.
+    #[serde(default)]
+    pub events: Vec<reelflow_core::Event>,
+}
+
+impl RunOutcome {
+    pub fn new(status: RunStatus, outputs: serde_json::Value, error: Option<serde_json::Value>) -> Self {
+        RunOutcome { status, outputs, error, events: Vec::new() }
+    }
 }
 
 /// What a heartbeat learned.

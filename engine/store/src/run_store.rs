@@ -19,6 +19,11 @@ pub trait RunStore: Send + Sync {
     /// Queues a new run and returns it (`queued`, with a fresh time-ordered id).
     async fn create_run(&self, run: NewRun) -> Result<RunRecord>;
 
+    /// Creates a run already claimed by `worker` (a worker with a free slot in the
+    /// submitting process starts it without a trip through the queue) — unless a run with at
+    /// least its priority is waiting, in which case it is queued like [`RunStore::create_run`].
+    async fn create_claimed_run(&self, run: NewRun, worker: &str, lease: Duration) -> Result<RunRecord>;
+
     /// Atomically claims the next run for `worker`: the highest-priority, oldest run that is
     /// `queued`, or `running` under an expired lease (its worker died) without a cancel
     /// request. No two callers, in this process or another on the same database, get the same
@@ -30,7 +35,7 @@ pub trait RunStore: Send + Sync {
     /// whether a client asked to cancel.
     async fn heartbeat(&self, run_id: &str, worker: &str, lease: Duration) -> Result<Lease>;
 
-    /// Ends a run `worker` holds; clears the lease. False: the worker no longer holds it and
+    /// Ends a run `worker` holds, storing `outcome.events` with it; clears the lease. False: the worker no longer holds it and
     /// nothing changed.
     async fn finish_run(&self, run_id: &str, worker: &str, outcome: RunOutcome) -> Result<bool>;
 

@@ -71,8 +71,30 @@ impl ManualClock {
 struct Connections {
     path: PathBuf,
     writer: Mutex<Connection>,
-    /// `None` for an in-memory database, which a second connection could not see.
-    reader: Option<Mutex<Connection>>,
+    /// Readers, so status reads do not queue behind each other or behind writes (WAL lets
+    /// them run beside the writer). Empty for an in-memory database, which other
+    /// connections could not see: it reads through the writer.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+}
+
+/// Reader connections per store.
+const READERS: usize = 4;
+
+impl Connections {
+    /// A free reader if there is one, else the next in turn (waiting for it).
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        if self.readers.is_empty() {
+            return self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.readers.len() {
+            if let Ok(conn) = self.readers[(start + i) % self.readers.len()].try_lock() {
+                return conn;
+            }
+        }
+        self.readers[start % self.readers.len()].lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The SQLite [`RunStore`]. Cheap to clone; clones share connections.
@@ -95,10 +117,10 @@ impl SqliteStore {
         let path = path.as_ref().to_owned();
         let mut writer = connect(&path)?;
         migrations::migrate(&mut writer, &path)?;
-        // Opened after migrating, so it never sees a half-made schema.
-        let reader = connect(&path)?;
+        // Opened after migrating, so they never see a half-made schema.
+        let readers = (0..READERS).map(|_| connect(&path).map(Mutex::new)).collect::<Result<Vec<_>>>()?;
         Ok(SqliteStore {
-            conns: Arc::new(Connections { path, writer: Mutex::new(writer), reader: Some(Mutex::new(reader)) }),
+            conns: Arc::new(Connections { path, writer: Mutex::new(writer), readers, next_reader: Default::default() }),
             clock: system_clock(),
         })
     }
@@ -110,7 +132,12 @@ impl SqliteStore {
         configure(&conn, &path)?;
         migrations::migrate(&mut conn, &path)?;
         Ok(SqliteStore {
-            conns: Arc::new(Connections { path, writer: Mutex::new(conn), reader: None }),
+            conns: Arc::new(Connections {
+                path,
+                writer: Mutex::new(conn),
+                readers: Vec::new(),
+                next_reader: Default::default(),
+            }),
             clock: system_clock(),
         })
     }
@@ -125,6 +152,57 @@ impl SqliteStore {
         &self.conns.path
     }
 
+    /// Inserts a run, `queued`, or when `claim` is given and no run with at least its priority
+    /// is waiting, `running` under `claim`'s lease.
+    async fn insert_run(&self, op: &'static str, run: NewRun, claim: Option<(String, u64)>) -> Result<RunRecord> {
+        let inputs = to_json("run inputs", &run.inputs)?;
+        self.call(op, true, move |conn, now| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Zero-padded milliseconds first, so ids sort by creation time.
+            let id = new_run_id(now);
+            let now_db = db_int(now);
+            let claim = match claim {
+                Some(claim) => {
+                    // Fair to the queue: a run that was waiting first, or matters more, goes first.
+                    let waiting = tx
+                        .prepare_cached("SELECT 1 FROM runs WHERE status = 'queued' AND priority >= ?1 LIMIT 1")?
+                        .exists([run.priority])?;
+                    (!waiting).then_some(claim)
+                }
+                None => None,
+            };
+            let record = match claim {
+                None => {
+                    let sql = format!(
+                        "INSERT INTO runs (id, workflow, source, inputs, priority, status, created_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6) RETURNING {RUN_COLUMNS}"
+                    );
+                    tx.query_row(
+                        &sql,
+                        params![id, run.workflow, run.source, inputs, run.priority, now_db],
+                        run_from_row,
+                    )?
+                }
+                Some((worker, lease)) => {
+                    let sql = format!(
+                        "INSERT INTO runs (id, workflow, source, inputs, priority, status, created_at, started_at,
+                             lease_owner, lease_expires_at, claims)
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?6, ?7, ?8, 1) RETURNING {RUN_COLUMNS}"
+                    );
+                    let expires = db_int(now.saturating_add(lease));
+                    tx.query_row(
+                        &sql,
+                        params![id, run.workflow, run.source, inputs, run.priority, now_db, worker, expires],
+                        run_from_row,
+                    )?
+                }
+            };
+            tx.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+
     /// Runs `job` on a blocking thread with the writer (or reader) connection and the time.
     async fn call<T, F>(&self, op: &'static str, write: bool, job: F) -> Result<T>
     where
@@ -134,10 +212,10 @@ impl SqliteStore {
         let conns = self.conns.clone();
         let clock = self.clock.clone();
         tokio::task::spawn_blocking(move || {
-            let mutex = if write { &conns.writer } else { conns.reader.as_ref().unwrap_or(&conns.writer) };
             // A job that panicked dropped its transaction, which rolls it back, so the
             // connection behind a poisoned lock is still consistent and usable.
-            let mut conn = mutex.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut conn =
+                if write { conns.writer.lock().unwrap_or_else(PoisonError::into_inner) } else { conns.reader() };
             // Read after taking the lock, so a lease runs from when it is granted.
             let now = clock();
             job(&mut conn, now).map_err(|fail| match fail {
@@ -312,6 +390,8 @@ fn artifact_from_row(row: &Row<'_>) -> rusqlite::Result<ArtifactRecord> {
 }
 
 /// Fails with [`Error::RunNotFound`] unless the run exists (clearer than a foreign-key error).
+const INSERT_EVENT: &str = "INSERT INTO events (run_id, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)";
+
 const UPSERT_NODE_RUN: &str = "INSERT INTO node_runs (run_id, node_id, state, attempts, duration_ms, error, updated_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
      ON CONFLICT (run_id, node_id) DO UPDATE SET
@@ -353,21 +433,11 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String)> {
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn create_run(&self, run: NewRun) -> Result<RunRecord> {
-        let inputs = to_json("run inputs", &run.inputs)?;
-        self.call("create_run", true, move |conn, now| {
-            // Zero-padded milliseconds first, so ids sort by creation time.
-            let id = new_run_id(now);
-            let sql = format!(
-                "INSERT INTO runs (id, workflow, source, inputs, priority, status, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6) RETURNING {RUN_COLUMNS}"
-            );
-            Ok(conn.query_row(
-                &sql,
-                params![id, run.workflow, run.source, inputs, run.priority, db_int(now)],
-                run_from_row,
-            )?)
-        })
-        .await
+        self.insert_run("create_run", run, None).await
+    }
+
+    async fn create_claimed_run(&self, run: NewRun, worker: &str, lease: Duration) -> Result<RunRecord> {
+        self.insert_run("create_claimed_run", run, Some((worker.to_owned(), millis(lease)))).await
     }
 
     async fn claim_next(&self, worker: &str, lease: Duration) -> Result<Option<RunRecord>> {
@@ -398,7 +468,7 @@ impl RunStore for SqliteStore {
                 Some(id) => {
                     let sql = format!(
                         "UPDATE runs SET status = 'running', lease_owner = ?2, lease_expires_at = ?3,
-                             claims = claims + 1, started_at = ?4
+                             claims = claims + 1, started_at = COALESCE(started_at, ?4)
                          WHERE id = ?1 RETURNING {RUN_COLUMNS}"
                     );
                     let expires = db_int(now.saturating_add(lease));
@@ -435,13 +505,22 @@ impl RunStore for SqliteStore {
         let outputs = to_json("run outputs", &outcome.outputs)?;
         let error = outcome.error.as_ref().map(|e| to_json("run error", e)).transpose()?;
         let status = RunState::from(outcome.status).as_str();
+        let events = event_rows(&run_id, &outcome.events)?;
         self.call("finish_run", true, move |conn, now| {
-            let changed = conn.execute(
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changed = tx.execute(
                 "UPDATE runs SET status = ?3, outputs = ?4, error = ?5, finished_at = ?6,
                      lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND status = 'running' AND lease_owner = ?2",
                 params![run_id, worker, status, outputs, error, db_int(now)],
             )?;
+            if changed == 1 {
+                let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+                for (seq, at_ms, kind, body) in &events {
+                    insert.execute(params![run_id, seq, at_ms, kind, body])?;
+                }
+            }
+            tx.commit()?;
             Ok(changed == 1)
         })
         .await
@@ -540,9 +619,7 @@ impl RunStore for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             ensure_run(&tx, &run_id)?;
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO events (run_id, seq, at_ms, kind, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
+                let mut insert = tx.prepare_cached(INSERT_EVENT)?;
                 for (seq, at_ms, kind, body) in &event_rows {
                     insert.execute(params![run_id, seq, at_ms, kind, body])?;
                 }

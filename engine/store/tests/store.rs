@@ -30,7 +30,7 @@ fn open(path: &Path, clock: &ManualClock) -> Result<SqliteStore> {
 }
 
 fn succeeded() -> RunOutcome {
-    RunOutcome { status: RunStatus::Succeeded, outputs: json!({"text": "hi"}), error: None }
+    RunOutcome::new(RunStatus::Succeeded, json!({"text": "hi"}), None)
 }
 
 #[tokio::test]
@@ -182,7 +182,7 @@ async fn cancelling_queued_and_running_runs() -> Result<()> {
     assert_eq!((marked.status, marked.cancel_requested), (RunState::Running, true));
     let lease = store.heartbeat(&running.id, "w", LEASE).await?;
     assert!(lease.held && lease.cancel_requested);
-    let outcome = RunOutcome { status: RunStatus::Cancelled, outputs: json!({}), error: None };
+    let outcome = RunOutcome::new(RunStatus::Cancelled, json!({}), None);
     assert!(store.finish_run(&running.id, "w", outcome).await?);
     assert_eq!(store.get_run(&running.id).await?.map(|r| r.status), Some(RunState::Cancelled));
 
@@ -222,11 +222,8 @@ async fn a_failed_run_can_be_requeued_and_claimed_again() -> Result<()> {
     ));
     store.claim_next("w", LEASE).await?.context("claim")?;
     assert!(matches!(store.requeue(&run.id).await, Err(Error::Conflict { state: RunState::Running, .. })));
-    let failure = RunOutcome {
-        status: RunStatus::Failed,
-        outputs: json!({}),
-        error: Some(json!({"node": "cut", "error": ["ffmpeg exited with 1"]})),
-    };
+    let failure =
+        RunOutcome::new(RunStatus::Failed, json!({}), Some(json!({"node": "cut", "error": ["ffmpeg exited with 1"]})));
     assert!(store.finish_run(&run.id, "w", failure).await?);
     let failed = store.get_run(&run.id).await?.context("run")?;
     assert_eq!(failed.status, RunState::Failed);
@@ -328,6 +325,44 @@ async fn progress_stores_events_and_nodes_together_or_not_at_all() -> Result<()>
     assert!(dup.is_err());
     assert_eq!(store.last_event_seq(&run.id).await?, 2);
     assert_eq!(store.node_runs(&run.id).await?, [("a".to_owned(), running)]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn created_claimed_runs_start_at_once_unless_others_wait() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = ManualClock::new(START_MS);
+    let store = open(&dir.path().join("runs.db"), &clock)?;
+    let direct = store.create_claimed_run(new_run("direct", 0), "w1", LEASE).await?;
+    assert_eq!((direct.status, direct.lease_owner.as_deref(), direct.claims), (RunState::Running, Some("w1"), 1));
+    assert_eq!(direct.started_at, Some(START_MS));
+    assert_eq!(direct.lease_expires_at, Some(START_MS + 30_000));
+    assert!(store.heartbeat(&direct.id, "w1", LEASE).await?.held);
+
+    // A queued run of the same or higher priority goes first: the new one is queued behind it.
+    let waiting = store.create_run(new_run("waiting", 1)).await?;
+    let behind = store.create_claimed_run(new_run("behind", 1), "w1", LEASE).await?;
+    assert_eq!((behind.status, behind.lease_owner), (RunState::Queued, None));
+    // A more urgent one still goes straight to the worker.
+    let urgent = store.create_claimed_run(new_run("urgent", 5), "w1", LEASE).await?;
+    assert_eq!(urgent.status, RunState::Running);
+    assert_eq!(store.claim_next("w2", LEASE).await?.map(|r| r.id), Some(waiting.id));
+
+    // An outcome's events are stored with it.
+    let mut finished = succeeded();
+    let event = Event {
+        seq: 1,
+        at_ms: START_MS,
+        run_id: direct.id.clone(),
+        kind: EventKind::RunFinished { status: RunStatus::Succeeded, duration_ms: 3 },
+    };
+    finished.events = vec![event.clone()];
+    assert!(store.finish_run(&direct.id, "w1", finished.clone()).await?);
+    assert_eq!(store.events_after(&direct.id, 0, 10).await?, std::slice::from_ref(&event));
+    // ... and only when the worker still held the run.
+    finished.events = vec![Event { run_id: urgent.id.clone(), ..event }];
+    assert!(!store.finish_run(&urgent.id, "w2", finished).await?);
+    assert_eq!(store.last_event_seq(&urgent.id).await?, 0);
     Ok(())
 }
 

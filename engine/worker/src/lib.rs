@@ -34,4 +34,4 @@ pub use artifacts::{ARTIFACT_KEY, hex, sha256_file};
 pub use error::{Error, Result};
 pub use hub::RunHub;
 pub use metrics::{OpLabel, StatusLabel, WorkerMetrics};
-pub use worker::{INLINE_PREFIX, Worker, WorkerOptions, default_worker_id, workflow_base_dir};
+pub use worker::{INLINE_PREFIX, Prepared, Reservation, Worker, WorkerOptions, default_worker_id, workflow_base_dir};

@@ -10,9 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use indexmap::IndexMap;
 use reelflow_core::{Event, EventKind, EventSink, NodeState, Plan, RunReport, RunRequest, RunStatus, Value};
 use reelflow_runtime::{Config, Runtime};
-use reelflow_store::{NodeRunRecord, NodeRunState, RunOutcome, RunRecord, RunStore};
-use tokio::sync::{Semaphore, mpsc};
+use reelflow_store::{NewRun, NodeRunRecord, NodeRunState, RunOutcome, RunRecord, RunState, RunStore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::artifacts::keep_outputs;
@@ -74,6 +75,26 @@ struct Inner {
     hub: Arc<RunHub>,
     metrics: WorkerMetrics,
     opts: WorkerOptions,
+    /// One permit per run executing; shared by the claim loop and direct submissions.
+    slots: Arc<Semaphore>,
+    /// Every run task, so shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Fires when the grace period is over: running runs are handed back.
+    release: CancellationToken,
+    /// False once shutdown began: no new runs start here.
+    accepting: AtomicBool,
+}
+
+/// A free slot of the worker, held while a submission is stored.
+#[derive(Debug)]
+pub struct Reservation {
+    _slot: OwnedSemaphorePermit,
+}
+
+/// A validated run to start: the plan and bound inputs the submitter already has.
+pub struct Prepared {
+    pub plan: Arc<Plan>,
+    pub inputs: IndexMap<String, Value>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -102,7 +123,53 @@ impl Worker {
         metrics: WorkerMetrics,
         opts: WorkerOptions,
     ) -> Self {
-        Worker { inner: Arc::new(Inner { store, runtime, hub, metrics, opts }) }
+        let slots = Arc::new(Semaphore::new(opts.slots));
+        Worker {
+            inner: Arc::new(Inner {
+                store,
+                runtime,
+                hub,
+                metrics,
+                opts,
+                slots,
+                tasks: TaskTracker::new(),
+                release: CancellationToken::new(),
+                accepting: AtomicBool::new(true),
+            }),
+        }
+    }
+
+    /// A free slot, if the worker has one and is not shutting down: the submitter may then
+    /// hand its run over directly ([`Worker::submit`]) instead of through the queue.
+    pub fn try_reserve(&self) -> Option<Reservation> {
+        if !self.inner.accepting.load(Ordering::SeqCst) {
+            return None;
+        }
+        self.inner.slots.clone().try_acquire_owned().ok().map(|slot| Reservation { _slot: slot })
+    }
+
+    /// Stores the run already claimed by this worker and starts it at once, skipping the
+    /// queue and a second validation. If runs with at least its priority are waiting, it is
+    /// queued behind them instead (the store decides, atomically).
+    pub async fn submit(
+        &self,
+        slot: Reservation,
+        run: NewRun,
+        prepared: Prepared,
+    ) -> reelflow_store::Result<RunRecord> {
+        let inner = &self.inner;
+        let record = inner.store.create_claimed_run(run, &inner.opts.id, inner.opts.lease).await?;
+        if record.status == RunState::Running {
+            let (task_inner, task_record) = (inner.clone(), record.clone());
+            inner.tasks.spawn(async move {
+                task_inner.execute(task_record, Some(prepared)).await;
+                drop(slot);
+            });
+        } else {
+            drop(slot);
+            inner.hub.run_queued();
+        }
+        Ok(record)
     }
 
     pub fn id(&self) -> &str {
@@ -115,25 +182,19 @@ impl Worker {
     pub async fn run(&self, shutdown: CancellationToken) {
         let inner = &self.inner;
         info!(worker = %inner.opts.id, slots = inner.opts.slots, "worker started");
-        let slots = Arc::new(Semaphore::new(inner.opts.slots));
-        let release = CancellationToken::new();
-        let mut tasks = tokio::task::JoinSet::new();
         loop {
             let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => match permit {
+                permit = inner.slots.clone().acquire_owned() => match permit {
                     Ok(p) => p,
                     Err(_) => break,
                 },
                 () = shutdown.cancelled() => break,
             };
-            // Reap finished tasks so the set does not grow without bound.
-            while tasks.try_join_next().is_some() {}
             match inner.store.claim_next(&inner.opts.id, inner.opts.lease).await {
                 Ok(Some(run)) => {
-                    let inner = self.inner.clone();
-                    let release = release.clone();
-                    tasks.spawn(async move {
-                        inner.execute(run, release).await;
+                    let task_inner = self.inner.clone();
+                    inner.tasks.spawn(async move {
+                        task_inner.execute(run, None).await;
                         drop(permit);
                     });
                 }
@@ -155,15 +216,15 @@ impl Worker {
                 }
             }
         }
-        if !tasks.is_empty() {
-            info!(running = tasks.len(), grace = ?inner.opts.shutdown_grace, "waiting for running runs");
-            let drained =
-                tokio::time::timeout(inner.opts.shutdown_grace, async { while tasks.join_next().await.is_some() {} })
-                    .await;
-            if drained.is_err() {
-                info!(running = tasks.len(), "grace period over: handing the remaining runs back to the queue");
-                release.cancel();
-                while tasks.join_next().await.is_some() {}
+        inner.accepting.store(false, Ordering::SeqCst);
+        inner.tasks.close();
+        let running = inner.tasks.len();
+        if running > 0 {
+            info!(running, grace = ?inner.opts.shutdown_grace, "waiting for running runs");
+            if tokio::time::timeout(inner.opts.shutdown_grace, inner.tasks.wait()).await.is_err() {
+                info!(running = inner.tasks.len(), "grace period over: handing the remaining runs back to the queue");
+                inner.release.cancel();
+                inner.tasks.wait().await;
             }
         }
         info!(worker = %inner.opts.id, "worker stopped");
@@ -180,7 +241,7 @@ struct StopFlags {
 }
 
 impl Inner {
-    async fn execute(self: Arc<Self>, run: RunRecord, release: CancellationToken) {
+    async fn execute(self: Arc<Self>, run: RunRecord, prepared: Option<Prepared>) {
         let span = info_span!("run", run = %run.id, workflow = %run.workflow, claim = run.claims);
         async move {
             let created = run.created_at;
@@ -192,7 +253,7 @@ impl Inner {
             if run.cancel_requested {
                 cancel.cancel();
             }
-            let outcome = self.execute_claimed(&run, cancel, release).await;
+            let outcome = self.execute_claimed(&run, prepared, cancel).await;
             self.hub.unregister(&run.id);
             self.hub.run_changed(&run.id);
             if let Err(e) = outcome {
@@ -206,21 +267,33 @@ impl Inner {
     async fn execute_claimed(
         &self,
         run: &RunRecord,
+        prepared: Option<Prepared>,
         cancel: CancellationToken,
-        release: CancellationToken,
     ) -> reelflow_store::Result<()> {
         let store = &self.store;
-        let first_seq = store.last_event_seq(&run.id).await?;
-        let (plan, inputs) = match self.prepare(run) {
+        // A run fresh from its submitter has no events yet.
+        let first_seq = if run.claims <= 1 && prepared.is_some() { 0 } else { store.last_event_seq(&run.id).await? };
+        let prepared = match prepared {
+            Some(p) => Ok((p.plan, p.inputs)),
+            None => self.prepare(run),
+        };
+        let (plan, inputs) = match prepared {
             Ok(prepared) => prepared,
             Err(error) => {
                 // The run was valid when it was accepted; the workflow or ops changed since.
                 warn!(?error, "run no longer validates");
-                let outcome = RunOutcome {
-                    status: RunStatus::Failed,
-                    outputs: serde_json::json!({}),
-                    error: Some(serde_json::json!({"message": "the workflow no longer validates", "errors": error})),
-                };
+                let mut outcome = RunOutcome::new(
+                    RunStatus::Failed,
+                    serde_json::json!({}),
+                    Some(serde_json::json!({"message": "the workflow no longer validates", "errors": error})),
+                );
+                // Event streams end on `run_finished`; this run has no other events.
+                outcome.events.push(Event {
+                    seq: first_seq + 1,
+                    at_ms: now_ms(),
+                    run_id: run.id.clone(),
+                    kind: EventKind::RunFinished { status: RunStatus::Failed, duration_ms: 0 },
+                });
                 store.finish_run(&run.id, &self.opts.id, outcome).await?;
                 self.metrics.runs_finished.get_or_create(&StatusLabel { status: "failed".into() }).inc();
                 return Ok(());
@@ -242,7 +315,7 @@ impl Inner {
             run.id.clone(),
             self.opts.clone(),
             cancel.clone(),
-            release.clone(),
+            self.release.clone(),
             flags.clone(),
         ));
 
@@ -312,18 +385,18 @@ impl Inner {
                 serde_json::json!({})
             }
         };
-        let outcome = RunOutcome { status, outputs, error };
-        if !store.finish_run(&run.id, &self.opts.id, outcome).await? {
-            warn!("the run was taken over before it could be finished");
-            return Ok(());
-        }
-        // Announced after the run is finished in the store, so a client that sees
+        let mut outcome = RunOutcome::new(status, outputs, error);
+        // Stored in the same transaction as the outcome, so a client that sees
         // `run_finished` and then asks for the run sees it finished.
         if let Some(mut event) = finished_event {
             if let EventKind::RunFinished { status: s, .. } = &mut event.kind {
                 *s = status;
             }
-            store.append_events(&run.id, &[event]).await?;
+            outcome.events.push(event);
+        }
+        if !store.finish_run(&run.id, &self.opts.id, outcome).await? {
+            warn!("the run was taken over before it could be finished");
+            return Ok(());
         }
         let status_name = reelflow_store::RunState::from(status).as_str();
         self.metrics.runs_finished.get_or_create(&StatusLabel { status: status_name.into() }).inc();

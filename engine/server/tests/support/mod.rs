@@ -65,8 +65,7 @@ impl Drop for Harness {
 
 /// A config for tests: everything in `dir`, short leases, no rate limit.
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config =
-        Config { data_dir: dir.join("data"), workflows_dir: dir.join("workflows"), ..Default::default() };
+    let mut config = Config { data_dir: dir.join("data"), workflows_dir: dir.join("workflows"), ..Default::default() };
     config.server.input_roots = vec![dir.join("media")];
     config.server.rate_limit = 0;
     config.worker.lease = DurationSpec::Text("3s".into());
@@ -106,7 +105,7 @@ pub async fn harness(adjust: impl FnOnce(&mut Config)) -> Harness {
         runtime,
         hub,
         worker_metrics: metrics,
-        worker_id: worker.as_ref().map(|w| w.id().to_owned()),
+        worker: worker.clone(),
         shutdown: shutdown.clone(),
     })
     .expect("app state");
