@@ -340,6 +340,31 @@ mod tests {
     }
 
     #[test]
+    fn a_public_address_needs_a_token_unless_auth_is_disabled() {
+        let mut c = Config::default();
+        assert!(c.check_server().is_ok(), "loopback needs no token");
+        c.apply_env(|k| (k == "REELFLOW_BIND").then(|| "0.0.0.0:8080".to_string())).unwrap();
+        assert!(c.check_server().unwrap_err().to_string().contains("REELFLOW_TOKEN"));
+        c.apply_env(|k| (k == "REELFLOW_TOKEN").then(|| "t".to_string())).unwrap();
+        assert!(c.check_server().is_ok());
+        c.server.token = None;
+        c.apply_env(|k| (k == "REELFLOW_AUTH").then(|| "disabled".to_string())).unwrap();
+        assert!(c.check_server().is_ok());
+        assert!(c.apply_env(|k| (k == "REELFLOW_AUTH").then(|| "maybe".to_string())).is_err());
+        assert!(c.apply_env(|k| (k == "REELFLOW_BIND").then(|| "nowhere".to_string())).is_err());
+    }
+
+    #[test]
+    fn worker_timings_are_checked() {
+        let mut c = Config::default();
+        assert_eq!(c.lease().unwrap(), std::time::Duration::from_secs(15));
+        c.worker.heartbeat = DurationSpec::Text("10s".into());
+        assert!(c.check().unwrap_err().to_string().contains("half"));
+        c.worker.heartbeat = DurationSpec::Text("soon".into());
+        assert!(c.check().is_err());
+    }
+
+    #[test]
     fn file_then_environment() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("reelflow.toml");

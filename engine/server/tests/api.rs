@@ -365,3 +365,29 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     let (status, reply) = h.get("/api/v1/runs/run-missing").await;
     assert_eq!((status, reply["error"]["message"].as_str()), (StatusCode::NOT_FOUND, Some("no run `run-missing`")));
 }
+
+#[tokio::test]
+async fn oversized_json_bodies_are_refused_in_the_error_shape() {
+    let h = harness(|c| c.server.max_body = "1KiB".into()).await;
+    let big = "x".repeat(4096);
+    let (status, reply) = h.post("/api/v1/runs", json!({"workflow": "hello", "inputs": {"who": big}})).await;
+    assert_eq!((status, reply["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
+}
+
+#[tokio::test]
+async fn cors_answers_preflights_for_configured_origins_only() {
+    let h = harness(|c| c.server.cors_origins = vec!["https://studio.example".into()]).await;
+    let preflight = |origin: &'static str| {
+        axum::http::Request::builder()
+            .method("OPTIONS")
+            .uri("/api/v1/runs")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .body(axum::body::Body::empty())
+            .expect("request")
+    };
+    let (_, headers, _) = h.send(preflight("https://studio.example")).await;
+    assert_eq!(headers["access-control-allow-origin"], "https://studio.example");
+    let (_, headers, _) = h.send(preflight("https://evil.example")).await;
+    assert!(!headers.contains_key("access-control-allow-origin"));
+}
