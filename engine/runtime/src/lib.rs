@@ -96,10 +96,11 @@ impl Runtime {
     }
 }
 
-/// Every operator this build knows: the core's built-ins and the `script` op.
+/// Every operator this build knows: the core's built-ins, the `script` op, and the media ops.
 pub fn build_registry() -> Registry {
     let mut reg = Registry::with_builtins();
     reelflow_script::register(&mut reg).expect("op names are unique");
+    reelflow_media::register(&mut reg).expect("op names are unique");
     reg
 }
 

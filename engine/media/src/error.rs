@@ -1,0 +1,35 @@
+use std::path::PathBuf;
+
+/// What went wrong with a media file. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file does not exist or cannot be read.
+    #[error("{path}: file not found or unreadable")]
+    NotFound { path: PathBuf },
+    /// FFmpeg cannot make sense of the file: not media, truncated or corrupt.
+    #[error("{path}: not a readable media file ({reason})")]
+    Unreadable { path: PathBuf, reason: String },
+    /// A stream the operation needs is missing.
+    #[error("{path}: {what}")]
+    MissingStream { path: PathBuf, what: &'static str },
+    /// The codec or format cannot be decoded or encoded with this FFmpeg build.
+    #[error("{path}: unsupported {what}")]
+    Unsupported { path: PathBuf, what: String },
+    /// Decoding or encoding failed part-way.
+    #[error("{path}: {stage} failed: {source}")]
+    Codec { path: PathBuf, stage: &'static str, source: ffmpeg_next::Error },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Error {
+    pub(crate) fn codec(path: &std::path::Path, stage: &'static str) -> impl FnOnce(ffmpeg_next::Error) -> Error {
+        let path = path.to_owned();
+        move |source| Error::Codec { path, stage, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,48 @@
+//! Reelflow's media operators on the FFmpeg libraries (through `ffmpeg-next`; never the
+//! `ffmpeg` command): probing, encoding, and synthetic media for tests and benchmarks.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! let info = reelflow_media::probe(Path::new("clip.mp4"), true)?;
+//! let video = info.video().expect("a video stream");
+//! println!("{}x{} at {:?}, keyframes at {:?}", video.width.unwrap_or(0), video.height.unwrap_or(0),
+//!     video.frame_rate, video.keyframes);
+//! # Ok::<(), reelflow_media::Error>(())
+//! ```
+
+mod encode;
+mod error;
+mod ops;
+mod probe;
+
+pub mod synthetic;
+
+use std::path::Path;
+use std::sync::Once;
+
+pub use encode::{AudioSettings, VideoSettings, Writer};
+pub use error::{Error, Result};
+pub use ops::register;
+pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
+
+/// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal
+/// errors: every failure reaches the caller as an [`Error`] naming the file, and FFmpeg's
+/// lines would otherwise break up progress bars.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // Registration cannot fail on FFmpeg ≥ 4; an error here would resurface on open.
+        let _ = ffmpeg_next::init();
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Fatal);
+    });
+}
+
+/// Opens a media file for reading, with errors that say what is wrong with which file.
+pub(crate) fn open_input(path: &Path) -> Result<ffmpeg_next::format::context::Input> {
+    init();
+    let meta = std::fs::metadata(path).map_err(|_| Error::NotFound { path: path.to_owned() })?;
+    if meta.len() == 0 {
+        return Err(Error::Unreadable { path: path.to_owned(), reason: "the file is empty".into() });
+    }
+    ffmpeg_next::format::input(path).map_err(|e| Error::Unreadable { path: path.to_owned(), reason: e.to_string() })
+}

@@ -1,0 +1,121 @@
+//! Media made by the library itself, probed and decoded back frame by frame.
+
+use ffmpeg_next::Rational;
+use reelflow_media::synthetic::{SyntheticSpec, generate, read_markers};
+use reelflow_media::{Error, probe};
+
+#[test]
+fn synthetic_media_probes_exactly_and_carries_frame_markers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("pattern.mp4");
+    let spec = SyntheticSpec { frames: 60, gop: 12, frame_rate: Rational(30000, 1001), ..Default::default() };
+    generate(&path, &spec).expect("generate");
+
+    let info = probe(&path, true).expect("probe");
+    assert!(info.format.contains("mp4"), "{}", info.format);
+    let video = info.video().expect("a video stream");
+    assert_eq!(video.codec, "h264");
+    assert_eq!((video.width, video.height), (Some(320), Some(240)));
+    let rate = video.frame_rate.expect("a frame rate");
+    assert_eq!((rate.num, rate.den), (30000, 1001), "exact, not 29.97");
+    assert_eq!(video.rotation, Some(0));
+    assert_eq!(video.pixel_format.as_deref(), Some("yuv420p"));
+    // 60 frames at 30000/1001: 2.002 s.
+    assert!((video.duration - 2.002).abs() < 0.02, "{}", video.duration);
+    let keyframes = video.keyframes.as_ref().expect("keyframes");
+    assert_eq!(keyframes.len(), 5, "a keyframe every 12 frames: {keyframes:?}");
+    let frame = 1001.0 / 30000.0;
+    for (i, t) in keyframes.iter().enumerate() {
+        assert!((t - i as f64 * 12.0 * frame).abs() < 1e-3, "keyframe {i} at {t}");
+    }
+    let audio = info.audio().expect("an audio stream");
+    assert_eq!((audio.codec.as_str(), audio.sample_rate, audio.channels), ("aac", Some(48_000), Some(2)));
+    assert!((audio.duration - video.duration).abs() < 0.05, "audio {} vs video {}", audio.duration, video.duration);
+
+    assert_eq!(read_markers(&path).expect("decode"), (0..60).collect::<Vec<u32>>());
+}
+
+#[test]
+fn video_only_media_has_no_audio_stream() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("silent.mp4");
+    generate(&path, &SyntheticSpec { frames: 10, tone_hz: None, ..Default::default() }).expect("generate");
+    let info = probe(&path, false).expect("probe");
+    assert!(info.audio().is_none());
+    assert!(info.video().expect("video").keyframes.is_none());
+}
+
+#[test]
+fn bad_files_are_clear_errors_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.mp4");
+    assert!(matches!(probe(&missing, false), Err(Error::NotFound { .. })));
+
+    let empty = dir.path().join("empty.mp4");
+    std::fs::write(&empty, b"").expect("write");
+    let err = probe(&empty, false).expect_err("empty");
+    assert!(err.to_string().contains("empty.mp4") && err.to_string().contains("empty"), "{err}");
+
+    let jpeg = dir.path().join("subs.srt");
+    std::fs::write(&jpeg, [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F', 0, 1, 1, 0, 0, 1]).expect("write");
+    let err = probe(&jpeg, false).map(|i| i.streams.len());
+    // FFmpeg may read a JPEG header as an image stream; it must never be taken for a video with audio.
+    if let Ok(streams) = err {
+        assert!(streams <= 1);
+    }
+
+    // A truncated file: the first half of a valid one.
+    let whole = dir.path().join("whole.mp4");
+    generate(&whole, &SyntheticSpec { frames: 50, ..Default::default() }).expect("generate");
+    let bytes = std::fs::read(&whole).expect("read");
+    let cut = dir.path().join("truncated.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    // The index is at the front (faststart), so the header reads; decoding stops early, cleanly.
+    let markers = read_markers(&cut);
+    match markers {
+        Ok(m) => assert!(m.len() < 50, "a truncated file cannot decode every frame"),
+        Err(e) => assert!(e.to_string().contains("truncated.mp4"), "{e}"),
+    }
+
+    let noise = dir.path().join("noise.mp4");
+    std::fs::write(&noise, (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 24) as u8).collect::<Vec<_>>())
+        .expect("write");
+    let err = probe(&noise, false).expect_err("noise is not media");
+    assert!(matches!(err, Error::Unreadable { .. }), "{err}");
+    assert!(err.to_string().contains("noise.mp4"));
+}
+
+#[tokio::test]
+async fn the_probe_op_runs_in_a_workflow() {
+    use reelflow_core::{Executor, NoExpressions, Registry, RunRequest, RunStatus, SourceFile, Value, load_workflow};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    generate(&clip, &SyntheticSpec { frames: 25, ..Default::default() }).expect("generate");
+    let mut registry = Registry::with_builtins();
+    reelflow_media::register(&mut registry).expect("register");
+    let yaml = "reelflow: 1\ninputs:\n  clip: {type: video}\nnodes:\n  p:\n    op: media.probe\n    inputs: {file: inputs.clip}\n    params: {keyframes: true}\noutputs:\n  info: p.info\n  duration: p.duration\n";
+    let plan = Arc::new(load_workflow(SourceFile::new("probe.yaml", yaml), &registry, &NoExpressions).expect("valid"));
+    let mut given = indexmap::IndexMap::new();
+    given.insert("clip".to_owned(), Value::String(clip.to_string_lossy().into_owned()));
+    let mut request = RunRequest::new("probe", dir.path().join("work"));
+    request.inputs = plan.bind_inputs(given, dir.path()).expect("inputs");
+    let report = Executor::new(Default::default(), None).run(plan, request).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.nodes);
+    assert!((report.outputs["duration"].as_f64().unwrap_or(0.0) - 1.0).abs() < 0.05);
+    let info = report.outputs["info"].to_json();
+    assert_eq!(info["streams"][0]["codec"], "h264");
+    assert_eq!(info["streams"][0]["keyframes"].as_array().map(Vec::len), Some(1));
+
+    // A missing file fails the node with the file's name.
+    let mut given = indexmap::IndexMap::new();
+    given.insert("clip".to_owned(), Value::String("/nonexistent/clip.mp4".into()));
+    let plan = Arc::new(load_workflow(SourceFile::new("probe.yaml", yaml), &registry, &NoExpressions).expect("valid"));
+    let mut request = RunRequest::new("probe2", dir.path().join("work2"));
+    request.inputs = plan.bind_inputs(given, dir.path()).expect("inputs");
+    let report = Executor::new(Default::default(), None).run(plan, request).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let (_, chain) = report.first_error().expect("an error");
+    assert!(chain.join(" ").contains("/nonexistent/clip.mp4"), "{chain:?}");
+}

@@ -1,0 +1,1 @@
+//! subtitles (in progress).
