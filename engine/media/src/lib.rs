@@ -10,6 +10,7 @@
 //! # Ok::<(), reelflow_media::Error>(())
 //! ```
 
+mod cut;
 mod encode;
 mod error;
 mod ops;
@@ -20,6 +21,7 @@ pub mod synthetic;
 use std::path::Path;
 use std::sync::Once;
 
+pub use cut::{CutOptions, Progress, cut_reencode};
 pub use encode::{AudioSettings, VideoSettings, Writer};
 pub use error::{Error, Result};
 pub use ops::register;

@@ -119,3 +119,36 @@ async fn the_probe_op_runs_in_a_workflow() {
     let (_, chain) = report.first_error().expect("an error");
     assert!(chain.join(" ").contains("/nonexistent/clip.mp4"), "{chain:?}");
 }
+
+#[test]
+fn reencoded_cuts_hold_exactly_the_frames_in_range_with_audio_in_sync() {
+    use reelflow_media::{CutOptions, cut_reencode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source.mp4");
+    generate(&source, &SyntheticSpec { frames: 100, gop: 25, ..Default::default() }).expect("generate");
+    let out = dir.path().join("cut.mp4");
+    let mut seen = Vec::new();
+    // 25 fps: [1.2 s, 2.6 s) is frames 30..65, starting mid-GOP (keyframes at 25, 50, 75).
+    let written = cut_reencode(&source, &out, 1.2, 2.6, &CutOptions::default(), &mut |f| {
+        seen.push(f);
+        true
+    })
+    .expect("cut");
+    assert_eq!(written, 35);
+    assert_eq!(read_markers(&out).expect("decode"), (30..65).collect::<Vec<u32>>());
+    assert_eq!(seen.last(), Some(&1.0));
+    let info = probe(&out, false).expect("probe");
+    let (video, audio) = (info.video().expect("video"), info.audio().expect("audio"));
+    assert!((video.duration - 1.4).abs() < 0.041, "within one frame: {}", video.duration);
+    assert!(
+        (audio.duration - video.duration).abs() < 0.03,
+        "A/V in sync: audio {} vs video {}",
+        audio.duration,
+        video.duration
+    );
+
+    // Cancelling stops the loop with an error.
+    let err = cut_reencode(&source, &dir.path().join("never.mp4"), 0.0, 3.0, &CutOptions::default(), &mut |_| false);
+    assert!(matches!(err, Err(Error::Cancelled)));
+    assert!(cut_reencode(&source, &out, 2.0, 1.0, &CutOptions::default(), &mut |_| true).is_err());
+}
