@@ -74,9 +74,10 @@ pub fn cut_reencode(
     source.seek(target, ..target + 1).map_err(Error::codec(input, "seeking"))?;
 
     let frame_duration = f64::from(rate.denominator()) / f64::from(rate.numerator());
-    // A frame belongs to the cut when its start lies in [start, end), with half a frame of
-    // tolerance for timestamps that are not exact multiples of the frame duration.
-    let keep = |t: f64| t >= start - frame_duration / 2.0 && t < end - frame_duration / 2.0;
+    // A frame belongs to the cut when its start lies in [start, end), with a quarter frame
+    // of tolerance for timestamps that are not exact multiples of the frame duration.
+    let slack = frame_duration / 4.0;
+    let keep = |t: f64| t >= start - slack && t < end - slack;
     let mut scaler: Option<software::scaling::Context> = None;
     let mut audio_out = AudioCutter::new(start, end, &audio_settings, writer.audio_frame_size());
     let mut resampler: Option<software::resampling::Context> = None;
@@ -88,7 +89,7 @@ pub fn cut_reencode(
 
     let mut handle_video = |decoded: &frame::Video, writer: &mut Writer, written: &mut u64| -> Result<bool> {
         let t = seconds(decoded.timestamp().or(decoded.pts()), video_tb);
-        if t >= end - frame_duration / 2.0 {
+        if t >= end - slack {
             return Ok(false);
         }
         if !keep(t) {
@@ -169,7 +170,7 @@ fn seconds(ts: Option<i64>, tb: Rational) -> f64 {
 }
 
 /// Converts decoded audio to the encoder's planar float layout and rate.
-fn resample(
+pub(crate) fn resample(
     path: &Path,
     resampler: &mut Option<software::resampling::Context>,
     sound: &frame::Audio,
@@ -197,7 +198,7 @@ fn resample(
 }
 
 /// Keeps the samples inside `[start, end)` and re-chunks them to the encoder's frame size.
-struct AudioCutter {
+pub(crate) struct AudioCutter {
     start: f64,
     end: f64,
     rate: u32,
@@ -205,11 +206,11 @@ struct AudioCutter {
     frame_size: usize,
     pending: Vec<Vec<f32>>,
     written: u64,
-    done: bool,
+    pub(crate) done: bool,
 }
 
 impl AudioCutter {
-    fn new(start: f64, end: f64, settings: &AudioSettings, frame_size: usize) -> Self {
+    pub(crate) fn new(start: f64, end: f64, settings: &AudioSettings, frame_size: usize) -> Self {
         let channels = usize::from(settings.channels);
         AudioCutter {
             start,
@@ -224,7 +225,7 @@ impl AudioCutter {
     }
 
     /// `t`: the time of the chunk's first sample.
-    fn push(&mut self, t: f64, chunk: &frame::Audio, writer: &mut Writer) -> Result<()> {
+    pub(crate) fn push(&mut self, t: f64, chunk: &frame::Audio, writer: &mut Writer) -> Result<()> {
         let n = chunk.samples();
         if n == 0 || self.done {
             return Ok(());
@@ -263,7 +264,7 @@ impl AudioCutter {
         Ok(())
     }
 
-    fn finish(&mut self, writer: &mut Writer) -> Result<()> {
+    pub(crate) fn finish(&mut self, writer: &mut Writer) -> Result<()> {
         self.flush(writer, true)
     }
 }

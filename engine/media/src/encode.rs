@@ -42,12 +42,15 @@ impl Default for AudioSettings {
 pub struct Writer {
     path: PathBuf,
     output: format::context::Output,
+    /// A video stream written with already-encoded packets (stream copy): its index and
+    /// the time base of the packets given to it.
+    copied_video: Option<(usize, Rational)>,
     video: Option<StreamEncoder<codec::encoder::video::Encoder>>,
     audio: Option<StreamEncoder<codec::encoder::audio::Encoder>>,
     header_written: bool,
 }
 
-struct StreamEncoder<E> {
+pub(crate) struct StreamEncoder<E> {
     encoder: E,
     index: usize,
     time_base: Rational,
@@ -67,6 +70,7 @@ impl<E> StreamEncoder<E> {
 impl Writer {
     /// Creates the file and opens the encoders; the header is written with the first frame.
     pub fn create(path: &Path, video: Option<&VideoSettings>, audio: Option<&AudioSettings>) -> Result<Writer> {
+        crate::init();
         let mut output = format::output(path)
             .map_err(|e| Error::Unsupported { path: path.to_owned(), what: format!("output format ({e})") })?;
         let global_header = output.format().flags().contains(format::Flags::GLOBAL_HEADER);
@@ -78,7 +82,53 @@ impl Writer {
             Some(settings) => Some(open_audio(path, &mut output, settings, global_header)?),
             None => None,
         };
-        Ok(Writer { path: path.to_owned(), output, video, audio, header_written: false })
+        Ok(Writer { path: path.to_owned(), output, copied_video: None, video, audio, header_written: false })
+    }
+
+    /// Creates a file whose video stream takes encoded packets as they are (codec
+    /// parameters from the source stream, packet times in `time_base`), with an optional
+    /// AAC audio stream.
+    pub fn create_copying(
+        path: &Path,
+        video: codec::Parameters,
+        time_base: Rational,
+        audio: Option<&AudioSettings>,
+    ) -> Result<Writer> {
+        crate::init();
+        let mut output = format::output(path)
+            .map_err(|e| Error::Unsupported { path: path.to_owned(), what: format!("output format ({e})") })?;
+        let global_header = output.format().flags().contains(format::Flags::GLOBAL_HEADER);
+        let mut stream = output
+            .add_stream(ffmpeg::encoder::find(codec::Id::None))
+            .map_err(Error::codec(path, "adding a video stream"))?;
+        stream.set_parameters(video);
+        stream.set_time_base(time_base);
+        let index = stream.index();
+        let audio = match audio {
+            Some(settings) => Some(open_audio(path, &mut output, settings, global_header)?),
+            None => None,
+        };
+        Ok(Writer {
+            path: path.to_owned(),
+            output,
+            copied_video: Some((index, time_base)),
+            video: None,
+            audio,
+            header_written: false,
+        })
+    }
+
+    /// Writes an encoded video packet to the copying stream (times in its time base).
+    pub fn write_video_packet(&mut self, mut packet: Packet) -> Result<()> {
+        self.ensure_header()?;
+        let path = self.path.clone();
+        let (index, time_base) =
+            self.copied_video.ok_or(Error::MissingStream { path: path.clone(), what: "no copying video stream" })?;
+        let stream_tb = self.output.stream(index).map_or(time_base, |s| s.time_base());
+        packet.set_stream(index);
+        packet.set_position(-1);
+        packet.rescale_ts(time_base, stream_tb);
+        packet.write_interleaved(&mut self.output).map_err(Error::codec(&path, "writing a packet"))
     }
 
     fn ensure_header(&mut self) -> Result<()> {
@@ -196,7 +246,7 @@ fn open_video(
     Ok(StreamEncoder { encoder, index, time_base, packet_duration: 1 })
 }
 
-fn open_audio(
+pub(crate) fn open_audio(
     path: &Path,
     output: &mut format::context::Output,
     settings: &AudioSettings,

@@ -15,6 +15,7 @@ mod encode;
 mod error;
 mod ops;
 mod probe;
+mod smart;
 
 pub mod synthetic;
 
@@ -26,6 +27,7 @@ pub use encode::{AudioSettings, VideoSettings, Writer};
 pub use error::{Error, Result};
 pub use ops::register;
 pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
+pub use smart::{SmartCutReport, smart_cut};
 
 /// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal
 /// errors: every failure reaches the caller as an [`Error`] naming the file, and FFmpeg's

@@ -152,3 +152,69 @@ fn reencoded_cuts_hold_exactly_the_frames_in_range_with_audio_in_sync() {
     assert!(matches!(err, Err(Error::Cancelled)));
     assert!(cut_reencode(&source, &out, 2.0, 1.0, &CutOptions::default(), &mut |_| true).is_err());
 }
+
+#[test]
+fn smart_cuts_copy_whole_gops_and_match_a_full_reencode_frame_for_frame() {
+    use reelflow_media::{CutOptions, cut_reencode, smart_cut};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source.mp4");
+    // Keyframes every 25 frames (1 s at 25 fps).
+    generate(&source, &SyntheticSpec { frames: 200, gop: 25, ..Default::default() }).expect("generate");
+    for (start, end) in [(1.2, 5.6), (2.0, 6.0), (0.0, 3.3), (0.5, 1.5), (3.96, 8.0)] {
+        let smart = dir.path().join(format!("smart-{start}-{end}.mp4"));
+        let report = smart_cut(&source, &smart, start, end, &CutOptions::default(), &mut |_| true).expect("smart cut");
+        let plain = dir.path().join(format!("plain-{start}-{end}.mp4"));
+        cut_reencode(&source, &plain, start, end, &CutOptions::default(), &mut |_| true).expect("re-encode");
+        let expected: Vec<u32> = ((start * 25.0_f64).round() as u32..(end * 25.0_f64).round() as u32).collect();
+        assert_eq!(read_markers(&smart).expect("decode smart"), expected, "smart cut {start}..{end}: {report:?}");
+        assert_eq!(read_markers(&plain).expect("decode plain"), expected, "re-encode {start}..{end}");
+        let whole_gops =
+            (((end * 25.0_f64).round() as u32) / 25).saturating_sub((((start * 25.0_f64).round() as u32) + 24) / 25);
+        assert_eq!(report.copied_packets, u64::from(whole_gops) * 25, "{start}..{end}: {report:?}");
+        assert!(!report.fell_back);
+        let info = probe(&smart, false).expect("probe");
+        let (video, audio) = (info.video().expect("video"), info.audio().expect("audio"));
+        assert!((video.duration - (end - start)).abs() < 0.041, "{start}..{end}: video {}", video.duration);
+        assert!(
+            (audio.duration - video.duration).abs() < 0.03,
+            "{start}..{end}: audio {} video {}",
+            audio.duration,
+            video.duration
+        );
+    }
+}
+
+#[test]
+fn smart_cuts_handle_b_frames_and_ntsc_rates() {
+    use reelflow_media::{CutOptions, smart_cut};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("bframes.mp4");
+    // `veryfast` uses B-frames (decode order differs from display order); 30000/1001 fps.
+    let spec = SyntheticSpec {
+        frames: 150,
+        gop: 30,
+        preset: "veryfast".into(),
+        frame_rate: Rational(30000, 1001),
+        ..Default::default()
+    };
+    generate(&source, &spec).expect("generate");
+    let frame = 1001.0 / 30000.0;
+    for (first, last) in [(10u32, 100u32), (30, 90), (45, 150)] {
+        let out = dir.path().join(format!("cut-{first}-{last}.mp4"));
+        let report = smart_cut(
+            &source,
+            &out,
+            f64::from(first) * frame,
+            f64::from(last) * frame,
+            &CutOptions::default(),
+            &mut |_| true,
+        )
+        .expect("smart cut");
+        assert_eq!(
+            read_markers(&out).expect("decode"),
+            (first..last).collect::<Vec<u32>>(),
+            "{first}..{last}: {report:?}"
+        );
+        assert!(report.copied_packets > 0 && !report.fell_back, "{report:?}");
+    }
+}
