@@ -169,7 +169,7 @@ fn smart_cuts_copy_whole_gops_and_match_a_full_reencode_frame_for_frame() {
         assert_eq!(read_markers(&smart).expect("decode smart"), expected, "smart cut {start}..{end}: {report:?}");
         assert_eq!(read_markers(&plain).expect("decode plain"), expected, "re-encode {start}..{end}");
         let whole_gops =
-            (((end * 25.0_f64).round() as u32) / 25).saturating_sub((((start * 25.0_f64).round() as u32) + 24) / 25);
+            (((end * 25.0_f64).round() as u32) / 25).saturating_sub(((start * 25.0_f64).round() as u32).div_ceil(25));
         assert_eq!(report.copied_packets, u64::from(whole_gops) * 25, "{start}..{end}: {report:?}");
         assert!(!report.fell_back);
         let info = probe(&smart, false).expect("probe");
