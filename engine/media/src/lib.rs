@@ -22,12 +22,12 @@ pub mod synthetic;
 use std::path::Path;
 use std::sync::Once;
 
-pub use cut::{CutOptions, Progress, cut_reencode};
+pub use cut::{CutOptions, Progress, Span, cut_reencode, cut_reencode_spans};
 pub use encode::{AudioSettings, VideoSettings, Writer};
 pub use error::{Error, Result};
 pub use ops::register;
 pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
-pub use smart::{SmartCutReport, smart_cut};
+pub use smart::{SmartCutReport, smart_cut, smart_cut_spans};
 
 /// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal
 /// errors: every failure reaches the caller as an [`Error`] naming the file, and FFmpeg's

@@ -24,7 +24,7 @@ use std::path::Path;
 use ffmpeg::{Dictionary, Packet, Rational, codec, format, frame};
 use ffmpeg_next as ffmpeg;
 
-use crate::cut::{AudioCutter, CutOptions, Progress, cut_reencode, resample};
+use crate::cut::{AudioCutter, CutOptions, Progress, Span, cut_reencode_spans, frame_rate, plan, resample, seconds};
 use crate::encode::{AudioSettings, Writer};
 use crate::error::{Error, Result};
 use crate::open_input;
@@ -40,9 +40,7 @@ pub struct SmartCutReport {
     pub fell_back: bool,
 }
 
-/// Cuts `[start, end)` seconds of `input` into `output`, copying whole GOPs. A source the
-/// smart path cannot join (another codec, Annex B, open GOPs, a reorder depth libx264 cannot
-/// match) is re-encoded whole instead, and the report says so.
+/// Cuts `[start, end)` seconds of `input` into `output`, copying whole GOPs.
 pub fn smart_cut(
     input: &Path,
     output: &Path,
@@ -51,80 +49,71 @@ pub fn smart_cut(
     opts: &CutOptions,
     progress: Progress<'_>,
 ) -> Result<SmartCutReport> {
-    match smart_cut_or_refuse(input, output, start, end, opts, progress) {
-        Err(Error::Unsupported { .. }) if start >= 0.0 && end > start => {
+    smart_cut_spans(input, output, &[Span { start, end }], opts, progress)
+}
+
+/// Cuts the spans of `input` and joins them, in order, into `output`, copying whole GOPs
+/// and re-encoding only GOP edges. A source the smart path cannot join (another codec,
+/// Annex B, open GOPs, a reorder depth libx264 cannot match) is re-encoded whole instead,
+/// and the report says so.
+pub fn smart_cut_spans(
+    input: &Path,
+    output: &Path,
+    spans: &[Span],
+    opts: &CutOptions,
+    progress: Progress<'_>,
+) -> Result<SmartCutReport> {
+    match smart_or_refuse(input, output, spans, opts, progress) {
+        Err(Error::Unsupported { what, .. }) if !what.starts_with("cut range") => {
             let _ = std::fs::remove_file(output);
-            let frames = cut_reencode(input, output, start, end, opts, progress)?;
+            let frames = cut_reencode_spans(input, output, spans, opts, progress)?;
             Ok(SmartCutReport { reencoded_frames: frames, copied_packets: 0, fell_back: true })
         }
         other => other,
     }
 }
 
-fn smart_cut_or_refuse(
+fn smart_or_refuse(
     input: &Path,
     output: &Path,
-    start: f64,
-    end: f64,
+    spans: &[Span],
     opts: &CutOptions,
     progress: Progress<'_>,
 ) -> Result<SmartCutReport> {
-    if !(start >= 0.0 && end > start) {
-        return Err(Error::Unsupported { path: input.to_owned(), what: format!("cut range {start}..{end}") });
-    }
     let mut source = open_input(input)?;
     let stream = source
         .streams()
         .best(ffmpeg::media::Type::Video)
         .ok_or(Error::MissingStream { path: input.to_owned(), what: "no video stream" })?;
     let params = stream.parameters();
+    let (index, tb) = (stream.index(), stream.time_base());
+    let rate = frame_rate(&stream);
+    let audio_settings = AudioSettings::default();
+    let segments = plan(input, spans, rate, audio_settings.sample_rate)?;
     let parameter_sets = avcc_parameter_sets(&params);
-    let decoder_ctx = ffmpeg::codec::context::Context::from_parameters(params.clone())
+    let probe_decoder = ffmpeg::codec::context::Context::from_parameters(params.clone())
+        .and_then(|c| c.decoder().video())
         .map_err(Error::codec(input, "opening the video decoder"))?;
-    let probe_decoder = decoder_ctx.decoder().video().map_err(Error::codec(input, "opening the video decoder"))?;
     let eligible =
         params.id() == codec::Id::H264 && parameter_sets.is_some() && probe_decoder.format() == format::Pixel::YUV420P;
-    if !eligible {
+    let Some((nal_length, source_sets)) = parameter_sets.filter(|_| eligible) else {
         return Err(Error::Unsupported {
             path: input.to_owned(),
             what: "stream for smart cut (not H.264 avcC yuv420p)".into(),
         });
-    }
-    let (nal_length, source_sets) = parameter_sets.unwrap_or((4, Vec::new()));
-    let (index, tb) = (stream.index(), stream.time_base());
-    let rate = [stream.rate(), stream.avg_frame_rate()]
-        .into_iter()
-        .find(|r| r.numerator() > 0 && r.denominator() > 0)
-        .unwrap_or(Rational(25, 1));
+    };
     let (width, height) = (probe_decoder.width(), probe_decoder.height());
     drop(probe_decoder);
     let audio = source.streams().best(ffmpeg::media::Type::Audio).map(|s| (s.index(), s.time_base(), s.parameters()));
-    let mut audio_decoder = match &audio {
-        Some((_, _, p)) => Some(
-            ffmpeg::codec::context::Context::from_parameters(p.clone())
-                .and_then(|c| c.decoder().audio())
-                .map_err(Error::codec(input, "opening the audio decoder"))?,
-        ),
-        None => None,
-    };
 
     let ticks = |seconds: f64| (seconds * f64::from(tb.denominator()) / f64::from(tb.numerator())).round() as i64;
     let frame_ticks = (i64::from(tb.denominator()) * i64::from(rate.denominator()))
         / (i64::from(tb.numerator()) * i64::from(rate.numerator())).max(1);
-    // A frame belongs to the cut when it starts in [start, end); a quarter frame of
-    // tolerance absorbs timestamps that are not exact multiples of the frame duration.
-    let (start_ts, end_ts) = (ticks(start) - frame_ticks / 4, ticks(end) - frame_ticks / 4);
-
-    let audio_settings = AudioSettings::default();
     let mut writer = Writer::create_copying(output, params.clone(), tb, audio.as_ref().map(|_| &audio_settings))?;
-    let mut audio_out = AudioCutter::new(start, end, &audio_settings, writer.audio_frame_size());
-    let mut resampler = None;
-
-    let target = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
-    source.seek(target, ..target + 1).map_err(Error::codec(input, "seeking"))?;
-
+    let mut audio_out = AudioCutter::new(&audio_settings, writer.audio_frame_size());
     let mut cut = Joiner {
         input,
+        reorder_depth: video_delay(&params),
         params,
         tb,
         rate,
@@ -134,57 +123,78 @@ fn smart_cut_or_refuse(
         nal_length,
         source_sets,
         origin: None,
+        base: 0,
         delay: None,
         report: SmartCutReport::default(),
         last_dts: None,
         need_source_sets: false,
     };
-    // Packets of the GOP being looked at, in decode order, and whether it is the first.
-    let mut gop: Vec<Packet> = Vec::new();
-    let mut first_gop = true;
-    let mut video_done = false;
-    let mut sound = frame::Audio::empty();
+    let total: f64 = segments.iter().map(|s| s.end - s.start).sum();
+    let mut done_before = 0.0;
 
-    for (stream, packet) in source.packets() {
-        if stream.index() == index && !video_done {
-            if packet.is_key() && !gop.is_empty() {
-                let next_key = packet.pts().unwrap_or(i64::MAX);
-                video_done =
-                    cut.close_gop(std::mem::take(&mut gop), first_gop, next_key, start_ts, end_ts, &mut writer)?;
-                first_gop = false;
-                if !progress(
-                    (((next_key as f64 * f64::from(tb.numerator()) / f64::from(tb.denominator())) - start)
-                        / (end - start))
-                        .clamp(0.0, 1.0) as f32,
-                ) {
-                    return Err(Error::Cancelled);
+    for segment in &segments {
+        // A quarter frame of tolerance, as in the plan.
+        let (start_ts, end_ts) = (ticks(segment.start) - frame_ticks / 4, ticks(segment.end) - frame_ticks / 4);
+        cut.origin = None;
+        cut.base = segment.frames_before * frame_ticks;
+        audio_out.begin(segment);
+        let mut audio_decoder = match &audio {
+            Some((_, _, p)) => Some(
+                ffmpeg::codec::context::Context::from_parameters(p.clone())
+                    .and_then(|c| c.decoder().audio())
+                    .map_err(Error::codec(input, "opening the audio decoder"))?,
+            ),
+            None => None,
+        };
+        let mut resampler = None;
+        let target = (segment.start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+        source.seek(target, ..target + 1).map_err(Error::codec(input, "seeking"))?;
+
+        // Packets of the GOP being looked at, in decode order.
+        let mut gop: Vec<Packet> = Vec::new();
+        let mut first_gop = true;
+        let mut video_done = false;
+        let mut sound = frame::Audio::empty();
+        for (stream, packet) in source.packets() {
+            if stream.index() == index && !video_done {
+                if packet.is_key() && !gop.is_empty() {
+                    let next_key = packet.pts().unwrap_or(i64::MAX);
+                    cut.observe_keyframe(&packet);
+                    video_done =
+                        cut.close_gop(std::mem::take(&mut gop), first_gop, next_key, start_ts, end_ts, &mut writer)?;
+                    first_gop = false;
+                    let here = (seconds(Some(next_key), tb) - segment.start).clamp(0.0, segment.end - segment.start);
+                    if !progress(((done_before + here) / total.max(1e-9)).min(1.0) as f32) {
+                        return Err(Error::Cancelled);
+                    }
+                }
+                if !video_done {
+                    gop.push(packet);
+                }
+            } else if let (Some((a_index, a_tb, _)), Some(decoder)) = (&audio, audio_decoder.as_mut())
+                && stream.index() == *a_index
+                && !audio_out.segment_done()
+            {
+                decoder.send_packet(&packet).map_err(Error::codec(input, "decoding audio"))?;
+                while decoder.receive_frame(&mut sound).is_ok() {
+                    let t = seconds(sound.timestamp().or(sound.pts()), *a_tb);
+                    let resampled = resample(input, &mut resampler, &sound, &audio_settings)?;
+                    audio_out.push(t, &resampled, &mut writer)?;
                 }
             }
-            if !video_done {
-                gop.push(packet);
-            }
-        } else if let (Some((a_index, a_tb, _)), Some(decoder)) = (&audio, audio_decoder.as_mut())
-            && stream.index() == *a_index
-            && !audio_out.done
-        {
-            decoder.send_packet(&packet).map_err(Error::codec(input, "decoding audio"))?;
-            while decoder.receive_frame(&mut sound).is_ok() {
-                let t = sound
-                    .timestamp()
-                    .or(sound.pts())
-                    .map_or(0.0, |ts| ts as f64 * f64::from(a_tb.numerator()) / f64::from(a_tb.denominator()));
-                let resampled = resample(input, &mut resampler, &sound, &audio_settings)?;
-                audio_out.push(t, &resampled, &mut writer)?;
+            if video_done && (audio.is_none() || audio_out.segment_done()) {
+                break;
             }
         }
-        if video_done && (audio.is_none() || audio_out.done) {
-            break;
+        if !video_done && !gop.is_empty() {
+            // The last GOP ends after its last frame.
+            let after_last = gop.iter().filter_map(Packet::pts).max().map_or(i64::MAX, |p| p + frame_ticks);
+            cut.close_gop(gop, first_gop, after_last, start_ts, end_ts, &mut writer)?;
         }
-    }
-    if !video_done && !gop.is_empty() {
-        // The last GOP ends after its last frame.
-        let after_last = gop.iter().filter_map(Packet::pts).max().map_or(i64::MAX, |p| p + frame_ticks);
-        cut.close_gop(gop, first_gop, after_last, start_ts, end_ts, &mut writer)?;
+        if audio.is_some() {
+            audio_out.end_segment(&mut writer)?;
+        }
+        done_before += segment.end - segment.start;
     }
     audio_out.finish(&mut writer)?;
     writer.finish()?;
@@ -196,6 +206,8 @@ fn smart_cut_or_refuse(
 struct Joiner<'a> {
     input: &'a Path,
     params: codec::Parameters,
+    /// Frames a decoder holds back for reordering (the stream's `video_delay`).
+    reorder_depth: i32,
     tb: Rational,
     rate: Rational,
     width: u32,
@@ -204,8 +216,10 @@ struct Joiner<'a> {
     nal_length: usize,
     /// The source's SPS and PPS NAL units.
     source_sets: Vec<Vec<u8>>,
-    /// Source time of the output's time 0: the first frame kept.
+    /// Source time of the current segment's first kept frame.
     origin: Option<i64>,
+    /// Output time where the current segment begins.
+    base: i64,
     /// The source's reorder delay (pts − dts of a keyframe), kept by every packet written.
     delay: Option<i64>,
     report: SmartCutReport,
@@ -227,12 +241,18 @@ impl Joiner<'_> {
         writer: &mut Writer,
     ) -> Result<bool> {
         let key_pts = packets.first().and_then(Packet::pts).unwrap_or(0);
-        let key_dts = packets.first().and_then(Packet::dts).unwrap_or(key_pts);
+        if let Some(key) = packets.first() {
+            self.observe_keyframe(key);
+        }
+        // An open GOP: frames decoded after the keyframe that show before it reference the
+        // previous GOP, so the GOP cannot stand alone.
+        if packets.iter().skip(1).any(|p| p.pts().is_some_and(|p| p < key_pts)) {
+            return Err(Error::Unsupported { path: self.input.to_owned(), what: "open GOPs".into() });
+        }
         let last_frame = next_key.saturating_sub(self.frame_ticks());
         if last_frame < start {
             return Ok(false); // Entirely before the cut (the seek may land early).
         }
-        self.delay.get_or_insert(key_pts - key_dts);
         let inside = key_pts >= start && last_frame < end;
         if first && key_pts < start || !inside {
             // Partial: keep the frames in [start, end) by re-encoding.
@@ -251,6 +271,19 @@ impl Joiner<'_> {
         Ok(next_key >= end)
     }
 
+    /// Keeps the largest reorder lag (pts − dts) of the keyframes seen before anything is
+    /// written: a stream's first keyframe lags less than those in mid-stream (x264 with
+    /// B-pyramid: 2 frames, then 3), and every packet written keeps the larger lag so decode
+    /// times can continue across joins. A larger lag showing up later makes the join fail
+    /// the increasing-dts check, and the cut falls back to re-encoding.
+    fn observe_keyframe(&mut self, key: &Packet) {
+        if self.last_dts.is_some() {
+            return;
+        }
+        let lag = key.pts().zip(key.dts()).map_or(0, |(p, d)| p - d).max(0);
+        self.delay = Some(self.delay.unwrap_or(0).max(lag));
+    }
+
     fn frame_ticks(&self) -> i64 {
         (i64::from(self.tb.denominator()) * i64::from(self.rate.denominator()))
             / (i64::from(self.tb.numerator()) * i64::from(self.rate.numerator())).max(1)
@@ -258,9 +291,9 @@ impl Joiner<'_> {
 
     /// Shifts a packet to output time and writes it.
     fn write(&mut self, mut packet: Packet, writer: &mut Writer) -> Result<()> {
-        let origin = self.origin.unwrap_or(0);
-        let pts = packet.pts().map(|p| p - origin);
-        let dts = packet.dts().map(|d| d - origin);
+        let shift = self.base - self.origin.unwrap_or(0);
+        let pts = packet.pts().map(|p| p + shift);
+        let dts = packet.dts().map(|d| d + shift);
         packet.set_pts(pts);
         packet.set_dts(dts);
         if let Some(d) = dts {
@@ -296,11 +329,11 @@ impl Joiner<'_> {
             frames.push(decoded.clone());
         }
         let kept: Vec<&frame::Video> =
-            frames.iter().filter(|f| f.timestamp().or(f.pts()).is_some_and(|t| t >= start && t < end)).collect();
+            frames.iter().filter(|f| f.pts().or(f.timestamp()).is_some_and(|t| t >= start && t < end)).collect();
         if kept.is_empty() {
             return Ok(());
         }
-        let first_pts = kept[0].timestamp().or(kept[0].pts()).unwrap_or(0);
+        let first_pts = kept[0].pts().or(kept[0].timestamp()).unwrap_or(0);
         self.origin.get_or_insert(first_pts);
         let mut encoder = self.edge_encoder()?;
         let delay = self.delay.unwrap_or(0);
@@ -308,7 +341,7 @@ impl Joiner<'_> {
         let mut packet = Packet::empty();
         for f in kept {
             let mut f = f.clone();
-            let pts = f.timestamp().or(f.pts());
+            let pts = f.pts().or(f.timestamp());
             f.set_pts(pts);
             f.set_kind(ffmpeg::picture::Type::None);
             encoder.send_frame(&f).map_err(Error::codec(input, "encoding video"))?;
@@ -364,17 +397,17 @@ impl Joiner<'_> {
         enc.set_format(format::Pixel::YUV420P);
         enc.set_time_base(self.tb);
         enc.set_frame_rate(Some(self.rate));
+        enc.set_flags(codec::Flags::CLOSED_GOP);
         let mut options = Dictionary::new();
         options.set("preset", &self.opts.preset);
         options.set("crf", &self.opts.crf.to_string());
         // The same reorder depth as the source (libx264: 2 with B-pyramid, 1 with plain
         // B-frames, 0 without), so a decoder's reorder buffer need not change at a join.
-        let reorder = (self.delay.unwrap_or(0) + self.frame_ticks() / 2) / self.frame_ticks().max(1);
-        let b_frames = match reorder {
+        let b_frames = match self.reorder_depth {
             0 => "bframes=0",
             1 => "bframes=3:b-pyramid=none",
             2 => "bframes=3:b-pyramid=normal",
-            _ => return Err(Error::Unsupported { path: input.to_owned(), what: format!("reorder depth {reorder}") }),
+            depth => return Err(Error::Unsupported { path: input.to_owned(), what: format!("reorder depth {depth}") }),
         };
         options.set("x264-params", &format!("{b_frames}:repeat-headers=1"));
         enc.open_as_with(codec, options).map_err(Error::codec(input, "opening the edge encoder"))
@@ -406,6 +439,13 @@ fn avcc_parameter_sets(params: &codec::Parameters) -> Option<(usize, Vec<Vec<u8>
         at += 2 + len;
     }
     Some((nal_length, sets))
+}
+
+/// Frames the stream's decoder holds back for reordering (`AVCodecParameters.video_delay`).
+#[expect(unsafe_code, reason = "reading AVCodecParameters.video_delay, which ffmpeg-next does not expose")]
+fn video_delay(params: &codec::Parameters) -> i32 {
+    // SAFETY: `params` owns a valid AVCodecParameters for as long as this borrow lasts.
+    unsafe { (*params.as_ptr()).video_delay }
 }
 
 /// The codec parameters' extradata. ffmpeg-next exposes no safe accessor.

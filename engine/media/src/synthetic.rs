@@ -28,6 +28,8 @@ pub struct SyntheticSpec {
     pub tone_hz: Option<f32>,
     pub preset: String,
     pub crf: u8,
+    /// Closed GOPs (the default); open GOPs make sources a smart cut must refuse.
+    pub closed_gop: bool,
 }
 
 impl Default for SyntheticSpec {
@@ -41,6 +43,7 @@ impl Default for SyntheticSpec {
             tone_hz: Some(440.0),
             preset: "ultrafast".into(),
             crf: 18,
+            closed_gop: true,
         }
     }
 }
@@ -108,6 +111,7 @@ pub fn generate(path: &Path, spec: &SyntheticSpec) -> Result<()> {
         preset: spec.preset.clone(),
         crf: spec.crf,
         gop: Some(spec.gop),
+        closed_gop: spec.closed_gop,
     };
     let audio = AudioSettings::default();
     let mut writer = Writer::create(path, Some(&video), spec.tone_hz.map(|_| &audio))?;

@@ -218,3 +218,51 @@ fn smart_cuts_handle_b_frames_and_ntsc_rates() {
         assert!(report.copied_packets > 0 && !report.fell_back, "{report:?}");
     }
 }
+
+#[test]
+fn several_segments_join_into_one_file_in_sync() {
+    use reelflow_media::{CutOptions, Span, cut_reencode_spans, smart_cut_spans};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source.mp4");
+    generate(&source, &SyntheticSpec { frames: 250, gop: 25, preset: "veryfast".into(), ..Default::default() })
+        .expect("generate");
+    let spans = [
+        Span { start: 0.5, end: 1.5 },
+        Span { start: 3.0, end: 5.2 },
+        Span { start: 6.1, end: 7.0 },
+        Span { start: 2.0, end: 3.0 },
+    ];
+    let expected: Vec<u32> = [(13, 38), (75, 130), (153, 175), (50, 75)].iter().flat_map(|&(a, b)| a..b).collect();
+    let smart = dir.path().join("smart.mp4");
+    let report = smart_cut_spans(&source, &smart, &spans, &CutOptions::default(), &mut |_| true).expect("smart");
+    assert_eq!(read_markers(&smart).expect("decode"), expected, "{report:?}");
+    assert!(report.copied_packets >= 25 * 3, "{report:?}");
+    let plain = dir.path().join("plain.mp4");
+    cut_reencode_spans(&source, &plain, &spans, &CutOptions::default(), &mut |_| true).expect("re-encode");
+    assert_eq!(read_markers(&plain).expect("decode"), expected);
+    for path in [&smart, &plain] {
+        let info = probe(path, false).expect("probe");
+        let (video, audio) = (info.video().expect("video"), info.audio().expect("audio"));
+        assert!((video.duration - expected.len() as f64 / 25.0).abs() < 0.041, "{}", video.duration);
+        assert!(
+            (audio.duration - video.duration).abs() < 0.025,
+            "audio {} vs video {}",
+            audio.duration,
+            video.duration
+        );
+    }
+}
+
+#[test]
+fn open_gop_sources_fall_back_to_a_full_reencode_with_the_right_frames() {
+    use reelflow_media::{CutOptions, smart_cut};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("open.mp4");
+    let spec =
+        SyntheticSpec { frames: 100, gop: 25, preset: "veryfast".into(), closed_gop: false, ..Default::default() };
+    generate(&source, &spec).expect("generate");
+    let out = dir.path().join("cut.mp4");
+    let report = smart_cut(&source, &out, 0.6, 3.0, &CutOptions::default(), &mut |_| true).expect("cut");
+    assert!(report.fell_back, "{report:?}");
+    assert_eq!(read_markers(&out).expect("decode"), (15..75).collect::<Vec<u32>>());
+}
