@@ -1,18 +1,76 @@
 //! The media ops the engine runs.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use reelflow_core::{
-    Node, NodeCtx, NodeError, NodeInputs, NodeSpec, Outputs, Registry, ResourceClass, Value, ValueType,
+    FileKind, FileRef, Node, NodeCtx, NodeError, NodeInputs, NodeSpec, Outputs, Registry, ResourceClass, Value,
+    ValueType,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::{CutOptions, Span};
+
 /// Registers every media op.
 pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register_type("media_info");
-    reg.register(Arc::new(Probe::new()))
+    reg.register(Arc::new(Probe::new()))?;
+    reg.register(Arc::new(Cut::new()))
+}
+
+/// Runs blocking media work on the blocking pool, turning its progress callbacks into
+/// progress events and the run's cancellation into `false` from the callback.
+async fn with_progress<T: Send + 'static>(
+    ctx: &NodeCtx,
+    label: &'static str,
+    work: impl FnOnce(&mut dyn FnMut(f32) -> bool) -> crate::Result<T> + Send + 'static,
+) -> Result<T, NodeError> {
+    let (tx, mut rx) = tokio::sync::watch::channel(0.0f32);
+    let cancel = ctx.cancel_token();
+    let mut task = tokio::task::spawn_blocking(move || {
+        let mut report = |fraction: f32| {
+            let _ = tx.send(fraction);
+            !cancel.is_cancelled()
+        };
+        work(&mut report)
+    });
+    loop {
+        tokio::select! {
+            joined = &mut task => {
+                return match joined {
+                    Ok(Ok(value)) => Ok(value),
+                    Ok(Err(crate::Error::Cancelled)) => Err(NodeError::Cancelled),
+                    Ok(Err(e)) => Err(NodeError::failed(e.to_string())),
+                    Err(e) => Err(NodeError::failed(format!("{label} panicked: {e}"))),
+                };
+            }
+            changed = rx.changed() => {
+                if changed.is_ok() {
+                    let fraction = *rx.borrow_and_update();
+                    ctx.progress(fraction, label);
+                }
+            }
+        }
+    }
+}
+
+/// The media file a port holds.
+fn media_path(inputs: &NodeInputs, port: &str) -> Result<PathBuf, NodeError> {
+    match inputs.get(port) {
+        Some(Value::File(file)) => Ok(file.path.clone()),
+        Some(other) => Err(NodeError::failed(format!("input `{port}` must be a file, got {}", other.type_name()))),
+        None => Err(NodeError::failed(format!("input `{port}` is missing"))),
+    }
+}
+
+/// A plain file name for an output in the node's workspace.
+fn output_name(name: &str) -> Result<&str, NodeError> {
+    if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        return Err(NodeError::Params(format!("`{name}` is not a plain file name")));
+    }
+    Ok(name)
 }
 
 struct Probe {
@@ -61,5 +119,121 @@ impl Node for Probe {
         out.insert("info".into(), Value::from_json(&json));
         out.insert("duration".into(), Value::Float(duration));
         Ok(out)
+    }
+}
+
+struct Cut {
+    spec: NodeSpec,
+}
+
+/// A segment of the source, in seconds.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SegmentParam {
+    start: f64,
+    end: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum CutMode {
+    /// Copy whole GOPs, re-encode only the edges (falls back to `reencode` by itself
+    /// when the source cannot be joined that way).
+    #[default]
+    Smart,
+    /// Decode and re-encode everything.
+    Reencode,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct CutParams {
+    /// The segments to keep, in output order (the `segments` input replaces them).
+    #[serde(default)]
+    segments: Vec<SegmentParam>,
+    #[serde(default)]
+    mode: CutMode,
+    /// libx264 preset for re-encoded frames.
+    #[serde(default = "default_preset")]
+    preset: String,
+    /// libx264 constant rate factor for re-encoded frames.
+    #[serde(default = "default_crf")]
+    crf: u8,
+    /// Output file name.
+    #[serde(default = "default_cut_name")]
+    name: String,
+}
+
+fn default_preset() -> String {
+    "veryfast".into()
+}
+fn default_crf() -> u8 {
+    20
+}
+fn default_cut_name() -> String {
+    "cut.mp4".into()
+}
+
+impl Cut {
+    fn new() -> Self {
+        Cut {
+            spec: NodeSpec::new(
+                "media.cut",
+                1,
+                "Cuts segments out of a video and joins them, in order, into one MP4 (H.264 + AAC), frame-accurately. \
+                 `smart` copies whole GOPs and re-encodes only the partial GOPs at the edges.",
+            )
+            .input("video", ValueType::File(FileKind::Video), "The source video.")
+            .optional_input(
+                "segments",
+                ValueType::Json,
+                "A list of `{start, end}` in seconds; replaces the `segments` param.",
+            )
+            .output("video", ValueType::File(FileKind::Video), "The joined segments.")
+            .output("report", ValueType::Json, "`{copied_packets, reencoded_frames, fell_back}`.")
+            .params::<CutParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for Cut {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: CutParams = inputs.params()?;
+        let source = media_path(&inputs, "video")?;
+        let segments: Vec<SegmentParam> = match inputs.get("segments") {
+            Some(Value::Null) | None => params.segments.clone(),
+            Some(value) => serde_json::from_value(value.to_json())
+                .map_err(|e| NodeError::failed(format!("input `segments` must be a list of {{start, end}}: {e}")))?,
+        };
+        if segments.is_empty() {
+            return Err(NodeError::Params("no segments to cut".into()));
+        }
+        let spans: Vec<Span> = segments.iter().map(|s| Span { start: s.start, end: s.end }).collect();
+        let output = ctx.workspace()?.join(output_name(&params.name)?);
+        let opts = CutOptions { preset: params.preset.clone(), crf: params.crf };
+        let (out, mode) = (output.clone(), params.mode);
+        let report = with_progress(ctx, "cutting", move |progress| match mode {
+            CutMode::Smart => crate::smart_cut_spans(&source, &out, &spans, &opts, progress),
+            CutMode::Reencode => crate::cut_reencode_spans(&source, &out, &spans, &opts, progress)
+                .map(|frames| crate::SmartCutReport { reencoded_frames: frames, copied_packets: 0, fell_back: false }),
+        })
+        .await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
+        outputs.insert(
+            "report".into(),
+            Value::from_json(&serde_json::json!({
+                "copied_packets": report.copied_packets,
+                "reencoded_frames": report.reencoded_frames,
+                "fell_back": report.fell_back,
+            })),
+        );
+        Ok(outputs)
     }
 }

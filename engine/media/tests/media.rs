@@ -266,3 +266,49 @@ fn open_gop_sources_fall_back_to_a_full_reencode_with_the_right_frames() {
     assert!(report.fell_back, "{report:?}");
     assert_eq!(read_markers(&out).expect("decode"), (15..75).collect::<Vec<u32>>());
 }
+
+#[tokio::test]
+async fn the_cut_op_joins_segments_with_progress_events() {
+    use reelflow_core::{
+        CollectSink, EventKind, Executor, NoExpressions, Registry, RunRequest, RunStatus, SourceFile, Value,
+        load_workflow,
+    };
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    generate(&clip, &SyntheticSpec { frames: 150, gop: 25, ..Default::default() }).expect("generate");
+    let mut registry = Registry::with_builtins();
+    reelflow_media::register(&mut registry).expect("register");
+    let yaml = "reelflow: 1
+inputs:
+  clip: {type: video}
+nodes:
+  cut:
+    op: media.cut
+    inputs: {video: inputs.clip}
+    params:
+      segments: [{start: 4.0, end: 5.0}, {start: 0.4, end: 2.2}]
+      name: remix.mp4
+outputs:
+  video: cut.video
+  report: cut.report
+";
+    let plan = Arc::new(load_workflow(SourceFile::new("cut.yaml", yaml), &registry, &NoExpressions).expect("valid"));
+    let mut given = indexmap::IndexMap::new();
+    given.insert("clip".to_owned(), Value::String(clip.to_string_lossy().into_owned()));
+    let events = Arc::new(CollectSink::default());
+    let mut request = RunRequest::new("cut", dir.path().join("work"));
+    request.inputs = plan.bind_inputs(given, dir.path()).expect("inputs");
+    request.events = events.clone();
+    let report = Executor::new(Default::default(), None).run(plan, request).await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.nodes);
+    let Value::File(out) = &report.outputs["video"] else { panic!("not a file") };
+    assert!(out.path.ends_with("remix.mp4"));
+    let expected: Vec<u32> = (100..125).chain(10..55).collect();
+    assert_eq!(read_markers(&out.path).expect("decode"), expected);
+    assert_eq!(report.outputs["report"].to_json()["fell_back"], false);
+    assert!(
+        events.events().iter().any(|e| matches!(&e.kind, EventKind::NodeProgress { fraction, .. } if *fraction >= 1.0))
+    );
+}
