@@ -26,6 +26,8 @@ pub enum BenchCommand {
     },
     /// Load on the HTTP API: concurrent submissions and status polling.
     Api(crate::bench_api::ApiBenchArgs),
+    /// Smart cut and join against the `ffmpeg` command re-encoding the same segments.
+    Media(crate::bench_media::MediaBenchArgs),
 }
 
 #[derive(serde::Serialize)]
@@ -41,6 +43,7 @@ pub fn bench(what: &BenchCommand) -> anyhow::Result<ExitCode> {
     let (nodes, runs, json) = match what {
         BenchCommand::Engine { nodes, runs, json } => (nodes, runs, json),
         BenchCommand::Api(args) => return crate::bench_api::bench_api(args),
+        BenchCommand::Media(args) => return crate::bench_media::bench_media(args),
     };
     let rt = tokio::runtime::Runtime::new()?;
     let dir = tempfile_dir()?;

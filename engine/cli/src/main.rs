@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_media;
 mod progress;
 mod run;
 mod serve;
