@@ -316,44 +316,50 @@ impl Joiner<'_> {
         let mut decoder = ffmpeg::codec::context::Context::from_parameters(self.params.clone())
             .and_then(|c| c.decoder().video())
             .map_err(Error::codec(input, "opening the video decoder"))?;
-        let mut frames = Vec::new();
+        // Frames go to the encoder as they are decoded (in display order), so memory holds
+        // a few frames, not the GOP; only the (small) encoded packets are collected.
+        let mut encoder: Option<codec::encoder::video::Encoder> = None;
+        let mut out = Vec::new();
+        let mut packet = Packet::empty();
         let mut decoded = frame::Video::empty();
-        for packet in packets {
-            decoder.send_packet(packet).map_err(Error::codec(input, "decoding video"))?;
+        let mut feed = |decoded: &mut frame::Video, this: &mut Self, out: &mut Vec<Packet>| -> Result<()> {
+            let Some(t) = decoded.pts().or(decoded.timestamp()) else { return Ok(()) };
+            if t < start || t >= end {
+                return Ok(());
+            }
+            let enc = match &mut encoder {
+                Some(enc) => enc,
+                None => {
+                    this.origin.get_or_insert(t);
+                    encoder.insert(this.edge_encoder()?)
+                }
+            };
+            decoded.set_pts(Some(t));
+            decoded.set_kind(ffmpeg::picture::Type::None);
+            enc.send_frame(decoded).map_err(Error::codec(input, "encoding video"))?;
+            while enc.receive_packet(&mut packet).is_ok() {
+                out.push(packet.clone());
+            }
+            this.report.reencoded_frames += 1;
+            Ok(())
+        };
+        for source_packet in packets {
+            decoder.send_packet(source_packet).map_err(Error::codec(input, "decoding video"))?;
             while decoder.receive_frame(&mut decoded).is_ok() {
-                frames.push(decoded.clone());
+                feed(&mut decoded, self, &mut out)?;
             }
         }
         decoder.send_eof().map_err(Error::codec(input, "decoding video"))?;
         while decoder.receive_frame(&mut decoded).is_ok() {
-            frames.push(decoded.clone());
+            feed(&mut decoded, self, &mut out)?;
         }
-        let kept: Vec<&frame::Video> =
-            frames.iter().filter(|f| f.pts().or(f.timestamp()).is_some_and(|t| t >= start && t < end)).collect();
-        if kept.is_empty() {
-            return Ok(());
-        }
-        let first_pts = kept[0].pts().or(kept[0].timestamp()).unwrap_or(0);
-        self.origin.get_or_insert(first_pts);
-        let mut encoder = self.edge_encoder()?;
-        let delay = self.delay.unwrap_or(0);
-        let mut out = Vec::new();
-        let mut packet = Packet::empty();
-        for f in kept {
-            let mut f = f.clone();
-            let pts = f.pts().or(f.timestamp());
-            f.set_pts(pts);
-            f.set_kind(ffmpeg::picture::Type::None);
-            encoder.send_frame(&f).map_err(Error::codec(input, "encoding video"))?;
-            while encoder.receive_packet(&mut packet).is_ok() {
-                out.push(packet.clone());
-            }
-            self.report.reencoded_frames += 1;
-        }
+        let Some(mut encoder) = encoder else { return Ok(()) };
         encoder.send_eof().map_err(Error::codec(input, "encoding video"))?;
+        let mut packet = Packet::empty();
         while encoder.receive_packet(&mut packet).is_ok() {
             out.push(packet.clone());
         }
+        let delay = self.delay.unwrap_or(0);
         // The edge's own reorder delay (its keyframe comes out first); its decode times are
         // pushed back to the source's delay so they keep increasing across the joins.
         let edge_delay = out.first().map_or(0, |p| p.pts().unwrap_or(0) - p.dts().unwrap_or(0));
