@@ -16,6 +16,7 @@ mod error;
 mod ops;
 mod probe;
 mod smart;
+mod transcode;
 
 pub mod synthetic;
 
@@ -28,6 +29,7 @@ pub use error::{Error, Result};
 pub use ops::register;
 pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
 pub use smart::{SmartCutReport, smart_cut, smart_cut_spans};
+pub use transcode::{Fit, TranscodeOptions, preset_size, transcode};
 
 /// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal
 /// errors: every failure reaches the caller as an [`Error`] naming the file, and FFmpeg's

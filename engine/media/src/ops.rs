@@ -17,7 +17,9 @@ use crate::{CutOptions, Span};
 pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register_type("media_info");
     reg.register(Arc::new(Probe::new()))?;
-    reg.register(Arc::new(Cut::new()))
+    reg.register(Arc::new(Cut::new()))?;
+    reg.register(Arc::new(Transcode::new(false)))?;
+    reg.register(Arc::new(Transcode::new(true)))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -234,6 +236,91 @@ impl Node for Cut {
                 "fell_back": report.fell_back,
             })),
         );
+        Ok(outputs)
+    }
+}
+
+/// `media.transcode` (size optional) and `media.fit` (a target frame required).
+struct Transcode {
+    spec: NodeSpec,
+    needs_frame: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TranscodeParams {
+    /// A platform frame: `9:16` (1080×1920), `16:9` (1920×1080), `1:1` (1080×1080), `4:5` (1080×1350).
+    #[serde(default)]
+    aspect: Option<String>,
+    /// An explicit frame size (both or neither; even numbers).
+    #[serde(default)]
+    width: Option<u32>,
+    #[serde(default)]
+    height: Option<u32>,
+    /// `contain` (pad), `cover` (crop) or `stretch`.
+    #[serde(default)]
+    fit: crate::Fit,
+    /// libx264 preset.
+    #[serde(default = "default_preset")]
+    speed: String,
+    #[serde(default = "default_crf")]
+    crf: u8,
+    #[serde(default = "default_transcode_name")]
+    name: String,
+}
+
+fn default_transcode_name() -> String {
+    "video.mp4".into()
+}
+
+impl Transcode {
+    fn new(needs_frame: bool) -> Self {
+        let (op, doc) = if needs_frame {
+            (
+                "media.fit",
+                "Fits a video into a platform frame (`aspect: 9:16` …, or `width`/`height`) by padding, cropping or stretching; H.264 + AAC MP4.",
+            )
+        } else {
+            ("media.transcode", "Re-encodes a video to H.264 + AAC MP4 (faststart), optionally to another frame size.")
+        };
+        Transcode {
+            spec: NodeSpec::new(op, 1, doc)
+                .input("video", ValueType::File(FileKind::Video), "The source video.")
+                .output("video", ValueType::File(FileKind::Video), "The re-encoded video.")
+                .params::<TranscodeParams>()
+                .resource(ResourceClass::Cpu),
+            needs_frame,
+        }
+    }
+}
+
+#[async_trait]
+impl Node for Transcode {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: TranscodeParams = inputs.params()?;
+        let size =
+            match (&params.aspect, params.width, params.height) {
+                (Some(aspect), None, None) => Some(crate::preset_size(aspect).ok_or_else(|| {
+                    NodeError::Params(format!("unknown aspect `{aspect}`; use 9:16, 16:9, 1:1 or 4:5"))
+                })?),
+                (None, Some(w), Some(h)) if w >= 2 && h >= 2 && w <= 8192 && h <= 8192 => Some((w, h)),
+                (None, None, None) => None,
+                _ => return Err(NodeError::Params("give `aspect`, or both `width` and `height` (2–8192)".into())),
+            };
+        if self.needs_frame && size.is_none() {
+            return Err(NodeError::Params("media.fit needs `aspect` or `width` and `height`".into()));
+        }
+        let source = media_path(&inputs, "video")?;
+        let output = ctx.workspace()?.join(output_name(&params.name)?);
+        let opts = crate::TranscodeOptions { size, fit: params.fit, preset: params.speed.clone(), crf: params.crf };
+        let out = output.clone();
+        with_progress(ctx, "transcoding", move |progress| crate::transcode(&source, &out, &opts, progress)).await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
         Ok(outputs)
     }
 }

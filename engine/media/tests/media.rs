@@ -312,3 +312,65 @@ outputs:
         events.events().iter().any(|e| matches!(&e.kind, EventKind::NodeProgress { fraction, .. } if *fraction >= 1.0))
     );
 }
+
+#[test]
+fn transcoding_fits_a_landscape_clip_into_a_vertical_frame() {
+    use reelflow_media::{Fit, TranscodeOptions, transcode};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("wide.mp4");
+    generate(&source, &SyntheticSpec { width: 320, height: 180, frames: 30, ..Default::default() }).expect("generate");
+    for (fit, name) in [(Fit::Contain, "contain.mp4"), (Fit::Cover, "cover.mp4"), (Fit::Stretch, "stretch.mp4")] {
+        let out = dir.path().join(name);
+        let opts = TranscodeOptions { size: Some((180, 320)), fit, preset: "ultrafast".into(), crf: 18 };
+        let frames = transcode(&source, &out, &opts, &mut |_| true).expect("transcode");
+        assert_eq!(frames, 30);
+        let info = probe(&out, false).expect("probe");
+        let (video, audio) = (info.video().expect("video"), info.audio().expect("audio"));
+        assert_eq!((video.width, video.height), (Some(180), Some(320)), "{fit:?}");
+        assert!(
+            (audio.duration - video.duration).abs() < 0.03,
+            "{fit:?}: audio {} video {}",
+            audio.duration,
+            video.duration
+        );
+    }
+    // Stretched, the marker band still spans the frame's width: every frame is there, in order.
+    assert_eq!(read_markers(&dir.path().join("stretch.mp4")).expect("decode"), (0..30).collect::<Vec<u32>>());
+    let err = transcode(&source, &dir.path().join("never.mp4"), &TranscodeOptions::default(), &mut |_| false);
+    assert!(matches!(err, Err(Error::Cancelled)));
+}
+
+#[tokio::test]
+async fn the_fit_op_makes_a_vertical_video_and_refuses_bad_params() {
+    use reelflow_core::{Executor, NoExpressions, Registry, RunRequest, RunStatus, SourceFile, Value, load_workflow};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    generate(&clip, &SyntheticSpec { frames: 10, ..Default::default() }).expect("generate");
+    let mut registry = Registry::with_builtins();
+    reelflow_media::register(&mut registry).expect("register");
+    let executor = Executor::new(Default::default(), None);
+    let run = |params: &str| {
+        let yaml = format!(
+            "reelflow: 1\ninputs:\n  clip: {{type: video}}\nnodes:\n  fit:\n    op: media.fit\n    inputs: {{video: inputs.clip}}\n    params: {params}\noutputs:\n  video: fit.video\n"
+        );
+        let plan =
+            Arc::new(load_workflow(SourceFile::new("fit.yaml", yaml), &registry, &NoExpressions).expect("valid"));
+        let mut given = indexmap::IndexMap::new();
+        given.insert("clip".to_owned(), Value::String(clip.to_string_lossy().into_owned()));
+        let mut request = RunRequest::new("fit", dir.path().join("work"));
+        request.inputs = plan.bind_inputs(given, dir.path()).expect("inputs");
+        executor.run(plan, request)
+    };
+    let report = run("{aspect: '9:16', fit: cover, speed: ultrafast}").await;
+    assert_eq!(report.status, RunStatus::Succeeded, "{:?}", report.nodes);
+    let Value::File(out) = &report.outputs["video"] else { panic!("not a file") };
+    let video = probe(&out.path, false).expect("probe").video().cloned().expect("video");
+    assert_eq!((video.width, video.height), (Some(1080), Some(1920)));
+    let report = run("{aspect: '3:2'}").await;
+    assert_eq!(report.status, RunStatus::Failed);
+    assert!(report.first_error().expect("error").1.join(" ").contains("unknown aspect"));
+    let report = run("{}").await;
+    assert_eq!(report.status, RunStatus::Failed);
+}
