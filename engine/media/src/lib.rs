@@ -10,6 +10,7 @@
 //! # Ok::<(), reelflow_media::Error>(())
 //! ```
 
+mod audio;
 mod cut;
 mod encode;
 mod error;
@@ -23,6 +24,7 @@ pub mod synthetic;
 use std::path::Path;
 use std::sync::Once;
 
+pub use audio::{Silence, SilenceOptions, detect_silence};
 pub use cut::{CutOptions, Progress, Span, cut_reencode, cut_reencode_spans};
 pub use encode::{AudioSettings, VideoSettings, Writer};
 pub use error::{Error, Result};

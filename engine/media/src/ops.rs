@@ -19,7 +19,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(Probe::new()))?;
     reg.register(Arc::new(Cut::new()))?;
     reg.register(Arc::new(Transcode::new(false)))?;
-    reg.register(Arc::new(Transcode::new(true)))
+    reg.register(Arc::new(Transcode::new(true)))?;
+    reg.register(Arc::new(DetectSilence::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -321,6 +322,74 @@ impl Node for Transcode {
         with_progress(ctx, "transcoding", move |progress| crate::transcode(&source, &out, &opts, progress)).await?;
         let mut outputs = Outputs::default();
         outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
+        Ok(outputs)
+    }
+}
+
+/// `media.detect_silence`: the quiet stretches of a file's audio.
+struct DetectSilence {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SilenceParams {
+    /// Level below which audio is silent, dBFS.
+    #[serde(default = "default_threshold")]
+    threshold_db: f64,
+    /// Shortest silence reported, seconds.
+    #[serde(default = "default_min_silence")]
+    min_duration: f64,
+}
+
+fn default_threshold() -> f64 {
+    -40.0
+}
+fn default_min_silence() -> f64 {
+    0.2
+}
+
+impl DetectSilence {
+    fn new() -> Self {
+        DetectSilence {
+            spec: NodeSpec::new(
+                "media.detect_silence",
+                1,
+                "Finds the silences (RMS below `threshold_db` for at least `min_duration` s) in a file's audio: \
+                 the pauses cuts can snap to so they never land mid-word.",
+            )
+            .input("media", ValueType::Any, "A video or audio file.")
+            .output("silences", ValueType::Json, "`[{start, end}]` in seconds, in order.")
+            .params::<SilenceParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for DetectSilence {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: SilenceParams = inputs.params()?;
+        if !(params.threshold_db < 0.0 && params.min_duration >= 0.0) {
+            return Err(NodeError::Params("threshold_db must be negative and min_duration at least 0".into()));
+        }
+        let source = media_path(&inputs, "media")?;
+        let opts = crate::SilenceOptions {
+            threshold_db: params.threshold_db,
+            min_duration: params.min_duration,
+            ..Default::default()
+        };
+        let silences = with_progress(ctx, "listening for silence", move |progress| {
+            crate::detect_silence(&source, &opts, progress)
+        })
+        .await?;
+        let json = serde_json::to_value(&silences).map_err(|e| NodeError::failed(e.to_string()))?;
+        let mut outputs = Outputs::default();
+        outputs.insert("silences".into(), Value::from_json(&json));
         Ok(outputs)
     }
 }

@@ -30,6 +30,8 @@ pub struct SyntheticSpec {
     pub crf: u8,
     /// Closed GOPs (the default); open GOPs make sources a smart cut must refuse.
     pub closed_gop: bool,
+    /// Stretches of silence in the tone, `(start, end)` in seconds (pauses between words).
+    pub silences: Vec<(f64, f64)>,
 }
 
 impl Default for SyntheticSpec {
@@ -44,6 +46,7 @@ impl Default for SyntheticSpec {
             preset: "ultrafast".into(),
             crf: 18,
             closed_gop: true,
+            silences: Vec::new(),
         }
     }
 }
@@ -132,7 +135,7 @@ pub fn generate(path: &Path, spec: &SyntheticSpec) -> Result<()> {
             let until = samples_per_frame(u64::from(n) + 1);
             while next_sample + frame_size <= until || (n + 1 == spec.frames && next_sample < total_samples) {
                 let count = frame_size.min(total_samples - next_sample) as usize;
-                let chunk = tone(hz, audio.sample_rate, audio.channels, next_sample, count);
+                let chunk = tone(hz, audio.sample_rate, audio.channels, next_sample, count, &spec.silences);
                 writer.write_audio(&chunk)?;
                 next_sample += count as u64;
             }
@@ -141,7 +144,7 @@ pub fn generate(path: &Path, spec: &SyntheticSpec) -> Result<()> {
     writer.finish()
 }
 
-fn tone(hz: f32, rate: u32, channels: u16, first: u64, count: usize) -> frame::Audio {
+fn tone(hz: f32, rate: u32, channels: u16, first: u64, count: usize, silences: &[(f64, f64)]) -> frame::Audio {
     let mut chunk = frame::Audio::new(
         format::Sample::F32(format::sample::Type::Planar),
         count,
@@ -153,7 +156,8 @@ fn tone(hz: f32, rate: u32, channels: u16, first: u64, count: usize) -> frame::A
         let plane = chunk.plane_mut::<f32>(ch);
         for (i, s) in plane.iter_mut().enumerate().take(count) {
             let t = (first + i as u64) as f64 / f64::from(rate);
-            *s = (0.25 * (std::f64::consts::TAU * f64::from(hz) * t).sin()) as f32;
+            let quiet = silences.iter().any(|&(a, b)| t >= a && t < b);
+            *s = if quiet { 0.0 } else { (0.25 * (std::f64::consts::TAU * f64::from(hz) * t).sin()) as f32 };
         }
     }
     chunk

@@ -374,3 +374,28 @@ async fn the_fit_op_makes_a_vertical_video_and_refuses_bad_params() {
     let report = run("{}").await;
     assert_eq!(report.status, RunStatus::Failed);
 }
+
+#[test]
+fn silences_are_found_where_the_tone_stops() {
+    use reelflow_media::{SilenceOptions, detect_silence};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("speech.mp4");
+    let spec = SyntheticSpec { frames: 100, silences: vec![(1.0, 1.5), (2.2, 2.3), (3.0, 3.6)], ..Default::default() };
+    generate(&path, &spec).expect("generate");
+    let found = detect_silence(&path, &SilenceOptions::default(), &mut |_| true).expect("detect");
+    // 0.1 s is shorter than the 0.2 s minimum; the others are found within a window or two
+    // (AAC smears edges by a few milliseconds).
+    assert_eq!(found.len(), 2, "{found:?}");
+    for (silence, (start, end)) in found.iter().zip([(1.0, 1.5), (3.0, 3.6)]) {
+        assert!(
+            (silence.start - start).abs() < 0.05 && (silence.end - end).abs() < 0.05,
+            "{silence:?} vs {start}..{end}"
+        );
+    }
+    let no_audio = dir.path().join("mute.mp4");
+    generate(&no_audio, &SyntheticSpec { frames: 5, tone_hz: None, ..Default::default() }).expect("generate");
+    assert!(matches!(
+        detect_silence(&no_audio, &SilenceOptions::default(), &mut |_| true),
+        Err(Error::MissingStream { .. })
+    ));
+}
