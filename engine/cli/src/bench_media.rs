@@ -48,7 +48,12 @@ fn source(args: &MediaBenchArgs) -> anyhow::Result<PathBuf> {
     let frames = (args.minutes * 60.0 * 30.0).round() as u32;
     let path = std::env::temp_dir().join(format!("reelflow-bench-{width}x{}-{frames}.mp4", args.height));
     if !path.exists() {
-        eprintln!("generating {} ({} frames at {width}x{}, 30 fps, keyframe every 2 s)…", path.display(), frames, args.height);
+        eprintln!(
+            "generating {} ({} frames at {width}x{}, 30 fps, keyframe every 2 s)…",
+            path.display(),
+            frames,
+            args.height
+        );
         let tmp = path.with_extension("partial.mp4");
         let spec = SyntheticSpec {
             width,
@@ -101,7 +106,11 @@ pub fn bench_media(args: &MediaBenchArgs) -> anyhow::Result<ExitCode> {
     let list_path = dir.join("list.txt");
     std::fs::write(&list_path, list)?;
     let theirs = dir.join("ffmpeg.mp4");
-    run(Command::new(&ffmpeg).args(["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i"]).arg(&list_path).args(["-c", "copy"]).arg(&theirs))?;
+    run(Command::new(&ffmpeg)
+        .args(["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i"])
+        .arg(&list_path)
+        .args(["-c", "copy"])
+        .arg(&theirs))?;
     let ffmpeg_s = started.elapsed().as_secs_f64();
 
     let verified = if args.verify {
@@ -111,7 +120,11 @@ pub fn bench_media(args: &MediaBenchArgs) -> anyhow::Result<ExitCode> {
             .flat_map(|s| ((s.start * 30.0 - 0.25).ceil() as u32)..((s.end * 30.0 - 0.25).ceil() as u32))
             .collect();
         if markers != expected {
-            bail!("our output does not hold exactly the requested frames ({} vs {} frames)", markers.len(), expected.len());
+            bail!(
+                "our output does not hold exactly the requested frames ({} vs {} frames)",
+                markers.len(),
+                expected.len()
+            );
         }
         Some(markers.len())
     } else {
@@ -135,7 +148,10 @@ pub fn bench_media(args: &MediaBenchArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
         println!("{} segments of {} s from {}", args.segments, args.segment_seconds, src.display());
-        println!("  smart cut (reelflow)      {smart_s:.2} s   ({} packets copied, {} frames re-encoded)", report.copied_packets, report.reencoded_frames);
+        println!(
+            "  smart cut (reelflow)      {smart_s:.2} s   ({} packets copied, {} frames re-encoded)",
+            report.copied_packets, report.reencoded_frames
+        );
         println!("  ffmpeg CLI re-encode      {ffmpeg_s:.2} s");
         println!("  speed-up                  {:.1}x", ffmpeg_s / smart_s);
         println!("  peak RSS (this process)   {rss_mb:.0} MB");
