@@ -17,6 +17,7 @@ mod error;
 mod ops;
 mod probe;
 mod smart;
+mod stills;
 mod transcode;
 
 pub mod synthetic;
@@ -31,6 +32,7 @@ pub use error::{Error, Result};
 pub use ops::register;
 pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
 pub use smart::{SmartCutReport, smart_cut, smart_cut_spans};
+pub use stills::{ImageFormat, thumbnails};
 pub use transcode::{Fit, TranscodeOptions, preset_size, transcode};
 
 /// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal

@@ -20,7 +20,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(Cut::new()))?;
     reg.register(Arc::new(Transcode::new(false)))?;
     reg.register(Arc::new(Transcode::new(true)))?;
-    reg.register(Arc::new(DetectSilence::new()))
+    reg.register(Arc::new(DetectSilence::new()))?;
+    reg.register(Arc::new(Thumbnail::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -390,6 +391,67 @@ impl Node for DetectSilence {
         let json = serde_json::to_value(&silences).map_err(|e| NodeError::failed(e.to_string()))?;
         let mut outputs = Outputs::default();
         outputs.insert("silences".into(), Value::from_json(&json));
+        Ok(outputs)
+    }
+}
+
+/// `media.thumbnail`: stills at given times.
+struct Thumbnail {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ThumbnailParams {
+    /// Seconds into the video; one image each.
+    times: Vec<f64>,
+    /// Width in pixels (height keeps the aspect); the video's size when absent.
+    #[serde(default)]
+    width: Option<u32>,
+    #[serde(default)]
+    format: crate::ImageFormat,
+}
+
+impl Thumbnail {
+    fn new() -> Self {
+        Thumbnail {
+            spec: NodeSpec::new("media.thumbnail", 1, "Stills of a video at the given times, as JPEG or PNG files.")
+                .input("video", ValueType::File(FileKind::Video), "The video.")
+                .output(
+                    "images",
+                    ValueType::List(Box::new(ValueType::File(FileKind::Image))),
+                    "One image per time, in order.",
+                )
+                .params::<ThumbnailParams>()
+                .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for Thumbnail {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: ThumbnailParams = inputs.params()?;
+        if params.times.is_empty() || params.times.len() > 1000 {
+            return Err(NodeError::Params("give 1 to 1000 `times`".into()));
+        }
+        if params.width.is_some_and(|w| !(2..=8192).contains(&w)) {
+            return Err(NodeError::Params("`width` must be 2–8192".into()));
+        }
+        let source = media_path(&inputs, "video")?;
+        let dir = ctx.workspace()?.to_path_buf();
+        let (times, width, format) = (params.times, params.width, params.format);
+        let files = with_progress(ctx, "taking stills", move |progress| {
+            crate::thumbnails(&source, &times, width, format, &dir, "still", progress)
+        })
+        .await?;
+        let images = files.into_iter().map(|p| Value::File(FileRef::new(p, FileKind::Image))).collect();
+        let mut outputs = Outputs::default();
+        outputs.insert("images".into(), Value::List(images));
         Ok(outputs)
     }
 }

@@ -399,3 +399,26 @@ fn silences_are_found_where_the_tone_stops() {
         Err(Error::MissingStream { .. })
     ));
 }
+
+#[test]
+fn thumbnails_are_the_frames_at_the_asked_times() {
+    use reelflow_media::{ImageFormat, thumbnails};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("clip.mp4");
+    generate(&path, &SyntheticSpec { frames: 75, gop: 25, ..Default::default() }).expect("generate");
+    let files = thumbnails(&path, &[0.0, 1.3, 2.5, 99.0], Some(160), ImageFormat::Jpg, dir.path(), "t", &mut |_| true)
+        .expect("stills");
+    assert_eq!(files.len(), 4);
+    for file in &files {
+        let bytes = std::fs::read(file).expect("read");
+        assert_eq!(&bytes[..3], &[0xFF, 0xD8, 0xFF], "a JPEG: {}", file.display());
+        assert!(bytes.len() > 1000, "{} is {} bytes", file.display(), bytes.len());
+    }
+    // Decode the JPEGs back through FFmpeg and read their markers: frames 0, 33 (1.32 s is
+    // the first frame at or after 1.3 s), 63 and, past the end, the last frame 74.
+    let markers: Vec<u32> = files.iter().map(|f| read_markers(f).expect("decode a still")[0]).collect();
+    assert_eq!(markers, [0, 33, 63, 74]);
+    let png = thumbnails(&path, &[1.0], None, ImageFormat::Png, dir.path(), "p", &mut |_| true).expect("png");
+    assert_eq!(&std::fs::read(&png[0]).expect("read")[1..4], b"PNG");
+    assert!(thumbnails(&path, &[-1.0], None, ImageFormat::Png, dir.path(), "x", &mut |_| true).is_err());
+}
