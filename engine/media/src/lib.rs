@@ -11,6 +11,7 @@
 //! ```
 
 mod audio;
+mod concat;
 mod cut;
 mod encode;
 mod error;
@@ -26,6 +27,7 @@ use std::path::Path;
 use std::sync::Once;
 
 pub use audio::{Silence, SilenceOptions, detect_silence};
+pub use concat::{ConcatReport, concat};
 pub use cut::{CutOptions, Progress, Span, cut_reencode, cut_reencode_spans};
 pub use encode::{AudioSettings, VideoSettings, Writer};
 pub use error::{Error, Result};

@@ -21,7 +21,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(Transcode::new(false)))?;
     reg.register(Arc::new(Transcode::new(true)))?;
     reg.register(Arc::new(DetectSilence::new()))?;
-    reg.register(Arc::new(Thumbnail::new()))
+    reg.register(Arc::new(Thumbnail::new()))?;
+    reg.register(Arc::new(Concat::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -452,6 +453,75 @@ impl Node for Thumbnail {
         let images = files.into_iter().map(|p| Value::File(FileRef::new(p, FileKind::Image))).collect();
         let mut outputs = Outputs::default();
         outputs.insert("images".into(), Value::List(images));
+        Ok(outputs)
+    }
+}
+
+/// `media.concat`: whole files end to end.
+struct Concat {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ConcatParams {
+    #[serde(default = "default_concat_name")]
+    name: String,
+}
+
+fn default_concat_name() -> String {
+    "joined.mp4".into()
+}
+
+impl Concat {
+    fn new() -> Self {
+        Concat {
+            spec: NodeSpec::new(
+                "media.concat",
+                1,
+                "Joins videos end to end into one MP4: video packets copied when every file has the same H.264 \
+                 parameters, else re-encoded to the first file's frame; audio re-encoded per file to its video's length.",
+            )
+            .input("videos", ValueType::List(Box::new(ValueType::File(FileKind::Video))), "The videos, in order.")
+            .output("video", ValueType::File(FileKind::Video), "The joined video.")
+            .output("copied", ValueType::Bool, "Whether video was copied rather than re-encoded.")
+            .params::<ConcatParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for Concat {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: ConcatParams = inputs.params()?;
+        let files: Vec<PathBuf> = match inputs.get("videos") {
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::File(f) => Ok(f.path.clone()),
+                    other => Err(NodeError::failed(format!("`videos` must hold files, found {}", other.type_name()))),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(NodeError::failed("input `videos` must be a list of videos")),
+        };
+        if files.is_empty() {
+            return Err(NodeError::failed("input `videos` is empty"));
+        }
+        let output = ctx.workspace()?.join(output_name(&params.name)?);
+        let out = output.clone();
+        let report = with_progress(ctx, "joining", move |progress| {
+            let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+            crate::concat(&paths, &out, progress)
+        })
+        .await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
+        outputs.insert("copied".into(), Value::Bool(report.copied));
         Ok(outputs)
     }
 }

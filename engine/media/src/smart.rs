@@ -456,7 +456,7 @@ fn video_delay(params: &codec::Parameters) -> i32 {
 
 /// The codec parameters' extradata. ffmpeg-next exposes no safe accessor.
 #[expect(unsafe_code, reason = "reading AVCodecParameters.extradata, which ffmpeg-next does not expose")]
-fn extradata(params: &codec::Parameters) -> Option<Vec<u8>> {
+pub(crate) fn extradata(params: &codec::Parameters) -> Option<Vec<u8>> {
     // SAFETY: `params` owns a valid AVCodecParameters; extradata is either null or
     // `extradata_size` readable bytes, and we copy them out before `params` can change.
     unsafe {

@@ -70,7 +70,7 @@ pub(crate) fn layout(src: (u32, u32), dst: (u32, u32), fit: Fit) -> ((u32, u32),
 
 /// Copies `scaled` into a black `dst`-sized YUV420P frame at `offset` (cropping what falls
 /// outside).
-fn place(scaled: &frame::Video, dst: (u32, u32), offset: (i64, i64), out: &mut frame::Video) {
+pub(crate) fn place(scaled: &frame::Video, dst: (u32, u32), offset: (i64, i64), out: &mut frame::Video) {
     for plane in 0..3 {
         let (shift, fill) = if plane == 0 { (0, 16u8) } else { (1, 128u8) };
         let (ow, oh) = ((dst.0 >> shift) as i64, (dst.1 >> shift) as i64);

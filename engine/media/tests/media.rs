@@ -422,3 +422,41 @@ fn thumbnails_are_the_frames_at_the_asked_times() {
     assert_eq!(&std::fs::read(&png[0]).expect("read")[1..4], b"PNG");
     assert!(thumbnails(&path, &[-1.0], None, ImageFormat::Png, dir.path(), "x", &mut |_| true).is_err());
 }
+
+#[test]
+fn concat_copies_compatible_files_and_reencodes_the_rest_in_sync() {
+    use reelflow_media::{CutOptions, Span, concat, smart_cut_spans};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source.mp4");
+    generate(&source, &SyntheticSpec { frames: 150, gop: 25, preset: "veryfast".into(), ..Default::default() })
+        .expect("generate");
+    // Two pieces cut from one source share its parameters: joined by copying.
+    let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
+    smart_cut_spans(&source, &a, &[Span { start: 1.0, end: 2.0 }], &CutOptions::default(), &mut |_| true)
+        .expect("cut a");
+    smart_cut_spans(&source, &b, &[Span { start: 4.0, end: 5.0 }], &CutOptions::default(), &mut |_| true)
+        .expect("cut b");
+    let joined = dir.path().join("joined.mp4");
+    let report = concat(&[&a, &b, &a], &joined, &mut |_| true).expect("concat");
+    assert!(report.copied, "{report:?}");
+    let expected: Vec<u32> = (25..50).chain(100..125).chain(25..50).collect();
+    assert_eq!(read_markers(&joined).expect("decode"), expected);
+
+    // A file of another size: everything is re-encoded to the first file's frame.
+    let small = dir.path().join("small.mp4");
+    generate(&small, &SyntheticSpec { width: 160, height: 120, frames: 10, ..Default::default() }).expect("generate");
+    let mixed = dir.path().join("mixed.mp4");
+    let report = concat(&[&a, &small], &mixed, &mut |_| true).expect("concat");
+    assert!(!report.copied);
+    assert_eq!(report.frames, 35);
+    let info = probe(&mixed, false).expect("probe");
+    let (video, audio) = (info.video().expect("video"), info.audio().expect("audio"));
+    assert_eq!((video.width, video.height), (Some(320), Some(240)));
+    assert!(
+        (video.duration - 1.4).abs() < 0.041 && (audio.duration - video.duration).abs() < 0.03,
+        "video {} audio {}",
+        video.duration,
+        audio.duration
+    );
+    assert_eq!(read_markers(&mixed).expect("decode")[..25], (25..50).collect::<Vec<u32>>()[..]);
+}
