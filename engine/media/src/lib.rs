@@ -26,7 +26,7 @@ pub mod synthetic;
 use std::path::Path;
 use std::sync::Once;
 
-pub use audio::{Silence, SilenceOptions, detect_silence};
+pub use audio::{AudioFormat, Silence, SilenceOptions, detect_silence, extract_audio};
 pub use concat::{ConcatReport, concat};
 pub use cut::{CutOptions, Progress, Span, cut_reencode, cut_reencode_spans};
 pub use encode::{AudioSettings, VideoSettings, Writer};

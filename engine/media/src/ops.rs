@@ -22,7 +22,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(Transcode::new(true)))?;
     reg.register(Arc::new(DetectSilence::new()))?;
     reg.register(Arc::new(Thumbnail::new()))?;
-    reg.register(Arc::new(Concat::new()))
+    reg.register(Arc::new(Concat::new()))?;
+    reg.register(Arc::new(ExtractAudio::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -522,6 +523,61 @@ impl Node for Concat {
         let mut outputs = Outputs::default();
         outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
         outputs.insert("copied".into(), Value::Bool(report.copied));
+        Ok(outputs)
+    }
+}
+
+/// `media.extract_audio`: a file's sound as M4A (AAC) or WAV.
+struct ExtractAudio {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ExtractParams {
+    #[serde(default)]
+    format: crate::AudioFormat,
+    /// Output file name (default `audio.m4a` or `audio.wav`).
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl ExtractAudio {
+    fn new() -> Self {
+        ExtractAudio {
+            spec: NodeSpec::new(
+                "media.extract_audio",
+                1,
+                "Extracts a file's first audio stream, resampled to 48 kHz stereo, as M4A (AAC) or 16-bit WAV.",
+            )
+            .input("media", ValueType::Any, "A video or audio file.")
+            .output("audio", ValueType::File(FileKind::Audio), "The extracted audio.")
+            .params::<ExtractParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for ExtractAudio {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: ExtractParams = inputs.params()?;
+        let default_name = match params.format {
+            crate::AudioFormat::M4a => "audio.m4a",
+            crate::AudioFormat::Wav => "audio.wav",
+        };
+        let name = params.name.as_deref().unwrap_or(default_name);
+        let source = media_path(&inputs, "media")?;
+        let output = ctx.workspace()?.join(output_name(name)?);
+        let (out, format) = (output.clone(), params.format);
+        with_progress(ctx, "extracting audio", move |progress| crate::extract_audio(&source, &out, format, progress))
+            .await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("audio".into(), Value::File(FileRef::new(output, FileKind::Audio)));
         Ok(outputs)
     }
 }

@@ -460,3 +460,30 @@ fn concat_copies_compatible_files_and_reencodes_the_rest_in_sync() {
     );
     assert_eq!(read_markers(&mixed).expect("decode")[..25], (25..50).collect::<Vec<u32>>()[..]);
 }
+
+#[test]
+fn audio_extracts_to_m4a_and_wav_at_full_length() {
+    use reelflow_media::{AudioFormat, extract_audio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("clip.mp4");
+    generate(&path, &SyntheticSpec { frames: 50, ..Default::default() }).expect("generate");
+    let m4a = dir.path().join("sound.m4a");
+    let samples = extract_audio(&path, &m4a, AudioFormat::M4a, &mut |_| true).expect("m4a");
+    assert!((samples as f64 / 48_000.0 - 2.0).abs() < 0.03, "{samples}");
+    let info = probe(&m4a, false).expect("probe");
+    assert!(info.video().is_none());
+    assert!((info.audio().expect("audio").duration - 2.0).abs() < 0.03);
+
+    let wav = dir.path().join("sound.wav");
+    let samples = extract_audio(&path, &wav, AudioFormat::Wav, &mut |_| true).expect("wav");
+    let bytes = std::fs::read(&wav).expect("read");
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(bytes.len() as u64, 44 + samples * 4);
+    let info = probe(&wav, false).expect("probe the wav");
+    assert_eq!(info.audio().map(|a| (a.sample_rate, a.channels)), Some((Some(48_000), Some(2))));
+
+    let mute = dir.path().join("mute.mp4");
+    generate(&mute, &SyntheticSpec { frames: 5, tone_hz: None, ..Default::default() }).expect("generate");
+    let err = extract_audio(&mute, &dir.path().join("x.m4a"), AudioFormat::M4a, &mut |_| true).expect_err("no audio");
+    assert!(err.to_string().contains("mute.mp4") && err.to_string().contains("no audio"), "{err}");
+}
