@@ -23,7 +23,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(DetectSilence::new()))?;
     reg.register(Arc::new(Thumbnail::new()))?;
     reg.register(Arc::new(Concat::new()))?;
-    reg.register(Arc::new(ExtractAudio::new()))
+    reg.register(Arc::new(ExtractAudio::new()))?;
+    reg.register(Arc::new(MixAudio::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -576,6 +577,117 @@ impl Node for ExtractAudio {
         let (out, format) = (output.clone(), params.format);
         with_progress(ctx, "extracting audio", move |progress| crate::extract_audio(&source, &out, format, progress))
             .await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("audio".into(), Value::File(FileRef::new(output, FileKind::Audio)));
+        Ok(outputs)
+    }
+}
+
+/// `media.mix_audio`: tracks mixed with gains, ducking, fades and loudness normalisation.
+struct MixAudio {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TrackParam {
+    /// Gain in dB.
+    #[serde(default)]
+    gain_db: f64,
+    #[serde(default)]
+    role: crate::TrackRole,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MixParams {
+    /// Per input, in order: gain and role (`speech`, `music`, `other`). Missing entries: 0 dB, `other`.
+    #[serde(default)]
+    tracks: Vec<TrackParam>,
+    /// How far music drops under speech, dB (for example 12).
+    #[serde(default)]
+    duck_db: Option<f64>,
+    #[serde(default)]
+    fade_in: f64,
+    #[serde(default)]
+    fade_out: f64,
+    /// EBU R128 target, LUFS (for example -16 for web, -23 for broadcast).
+    #[serde(default)]
+    loudness: Option<f64>,
+    #[serde(default = "default_mix_name")]
+    name: String,
+}
+
+fn default_mix_name() -> String {
+    "mix.m4a".into()
+}
+
+impl MixAudio {
+    fn new() -> Self {
+        MixAudio {
+            spec: NodeSpec::new(
+                "media.mix_audio",
+                1,
+                "Mixes audio tracks (from audio or video files) with per-track gain, music ducked under speech, \
+                 fades and EBU R128 loudness normalisation; AAC in M4A.",
+            )
+            .input(
+                "tracks",
+                ValueType::List(Box::new(ValueType::File(FileKind::File))),
+                "Files whose first audio streams are mixed.",
+            )
+            .output("audio", ValueType::File(FileKind::Audio), "The mix.")
+            .params::<MixParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for MixAudio {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: MixParams = inputs.params()?;
+        let files: Vec<PathBuf> = match inputs.get("tracks") {
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::File(f) => Ok(f.path.clone()),
+                    other => Err(NodeError::failed(format!("`tracks` must hold files, found {}", other.type_name()))),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(NodeError::failed("input `tracks` must be a list of files")),
+        };
+        if files.is_empty() || params.tracks.len() > files.len() {
+            return Err(NodeError::Params(format!("{} track settings for {} files", params.tracks.len(), files.len())));
+        }
+        if params.fade_in < 0.0 || params.fade_out < 0.0 || params.duck_db.is_some_and(|d| d <= 0.0) {
+            return Err(NodeError::Params("fades must be at least 0 and duck_db above 0".into()));
+        }
+        let tracks: Vec<crate::MixTrack> = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, path)| {
+                let t = params.tracks.get(i);
+                crate::MixTrack {
+                    path,
+                    gain_db: t.map_or(0.0, |t| t.gain_db),
+                    role: t.map_or_else(Default::default, |t| t.role),
+                }
+            })
+            .collect();
+        let opts = crate::MixOptions {
+            duck_db: params.duck_db,
+            fade_in: params.fade_in,
+            fade_out: params.fade_out,
+            loudness: params.loudness,
+        };
+        let output = ctx.workspace()?.join(output_name(&params.name)?);
+        let out = output.clone();
+        with_progress(ctx, "mixing", move |progress| crate::mix_audio(&tracks, &out, &opts, progress)).await?;
         let mut outputs = Outputs::default();
         outputs.insert("audio".into(), Value::File(FileRef::new(output, FileKind::Audio)));
         Ok(outputs)

@@ -487,3 +487,59 @@ fn audio_extracts_to_m4a_and_wav_at_full_length() {
     let err = extract_audio(&mute, &dir.path().join("x.m4a"), AudioFormat::M4a, &mut |_| true).expect_err("no audio");
     assert!(err.to_string().contains("mute.mp4") && err.to_string().contains("no audio"), "{err}");
 }
+
+/// Mono RMS in dBFS per `window` seconds of a file's audio (through a WAV extraction).
+fn rms_windows(path: &std::path::Path, window: f64) -> Vec<f64> {
+    let wav = path.with_extension("levels.wav");
+    reelflow_media::extract_audio(path, &wav, reelflow_media::AudioFormat::Wav, &mut |_| true).expect("extract");
+    let bytes = std::fs::read(&wav).expect("read");
+    let samples: Vec<f64> =
+        bytes[44..].chunks_exact(4).map(|c| f64::from(i16::from_le_bytes([c[0], c[1]])) / 32768.0).collect();
+    let per = (window * 48_000.0) as usize;
+    samples
+        .chunks(per)
+        .map(|w| 10.0 * (w.iter().map(|s| s * s).sum::<f64>() / w.len() as f64).max(1e-12).log10())
+        .collect()
+}
+
+#[test]
+fn mixing_ducks_music_under_speech_and_normalises_loudness() {
+    use reelflow_media::{MixOptions, MixTrack, TrackRole, mix_audio};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = dir.path().join("speech.mp4");
+    let music = dir.path().join("music.mp4");
+    // Speech talks for the first 2 s and after 4 s; silent from 2 to 4 s.
+    generate(
+        &speech,
+        &SyntheticSpec { frames: 150, tone_hz: Some(880.0), silences: vec![(2.0, 4.0)], ..Default::default() },
+    )
+    .expect("speech");
+    generate(&music, &SyntheticSpec { frames: 150, tone_hz: Some(440.0), ..Default::default() }).expect("music");
+    let tracks = [
+        MixTrack { path: speech.clone(), gain_db: 0.0, role: TrackRole::Speech },
+        MixTrack { path: music.clone(), gain_db: 0.0, role: TrackRole::Music },
+    ];
+    let plain = dir.path().join("plain.m4a");
+    let ducked = dir.path().join("ducked.m4a");
+    let samples = mix_audio(&tracks, &plain, &MixOptions::default(), &mut |_| true).expect("plain mix");
+    assert!((samples as f64 / 48_000.0 - 6.0).abs() < 0.05, "{samples}");
+    mix_audio(&tracks, &ducked, &MixOptions { duck_db: Some(12.0), ..Default::default() }, &mut |_| true)
+        .expect("ducked mix");
+    let (p, d) = (rms_windows(&plain, 0.1), rms_windows(&ducked, 0.1));
+    // While speech talks (1.0–1.9 s), the ducked mix is quieter: the music went down.
+    let talking = |levels: &[f64]| levels[10..19].iter().sum::<f64>() / 9.0;
+    assert!(talking(&p) - talking(&d) > 1.5, "plain {:.1} dB, ducked {:.1} dB", talking(&p), talking(&d));
+    // In the pause (3.0–3.9 s, after the release), music is back to full level.
+    let pause = |levels: &[f64]| levels[30..39].iter().sum::<f64>() / 9.0;
+    assert!((pause(&p) - pause(&d)).abs() < 1.0, "plain {:.1} dB, ducked {:.1} dB", pause(&p), pause(&d));
+
+    // Loudness: a -23 LUFS target brings a loud music track (RMS about -15 dBFS) down ~8 dB.
+    let quiet = dir.path().join("quiet.m4a");
+    let one = [MixTrack { path: music, gain_db: 0.0, role: TrackRole::Music }];
+    mix_audio(&one, &quiet, &MixOptions { loudness: Some(-23.0), fade_in: 0.5, ..Default::default() }, &mut |_| true)
+        .expect("normalised");
+    let q = rms_windows(&quiet, 0.1);
+    let steady = q[30..55].iter().sum::<f64>() / 25.0;
+    assert!((steady - -23.0).abs() < 3.0, "steady level {steady:.1} dBFS");
+    assert!(q[0] < steady - 10.0, "the fade-in starts quiet: {:.1} vs {steady:.1}", q[0]);
+}
