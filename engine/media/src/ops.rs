@@ -24,7 +24,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(Thumbnail::new()))?;
     reg.register(Arc::new(Concat::new()))?;
     reg.register(Arc::new(ExtractAudio::new()))?;
-    reg.register(Arc::new(MixAudio::new()))
+    reg.register(Arc::new(MixAudio::new()))?;
+    reg.register(Arc::new(Mux::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -690,6 +691,57 @@ impl Node for MixAudio {
         with_progress(ctx, "mixing", move |progress| crate::mix_audio(&tracks, &out, &opts, progress)).await?;
         let mut outputs = Outputs::default();
         outputs.insert("audio".into(), Value::File(FileRef::new(output, FileKind::Audio)));
+        Ok(outputs)
+    }
+}
+
+/// `media.mux`: a video's picture with another file's sound.
+struct Mux {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MuxParams {
+    #[serde(default = "default_mux_name")]
+    name: String,
+}
+
+fn default_mux_name() -> String {
+    "muxed.mp4".into()
+}
+
+impl Mux {
+    fn new() -> Self {
+        Mux {
+            spec: NodeSpec::new(
+                "media.mux",
+                1,
+                "Puts `audio`'s sound under `video`'s picture: video packets copied, audio re-encoded (AAC) to exactly the video's length.",
+            )
+            .input("video", ValueType::File(FileKind::Video), "The picture.")
+            .input("audio", ValueType::Any, "A file whose first audio stream is the sound.")
+            .output("video", ValueType::File(FileKind::Video), "The muxed video.")
+            .params::<MuxParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for Mux {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: MuxParams = inputs.params()?;
+        let (video, audio) = (media_path(&inputs, "video")?, media_path(&inputs, "audio")?);
+        let output = ctx.workspace()?.join(output_name(&params.name)?);
+        let out = output.clone();
+        with_progress(ctx, "muxing", move |progress| crate::mux(&video, &audio, &out, progress)).await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
         Ok(outputs)
     }
 }

@@ -543,3 +543,25 @@ fn mixing_ducks_music_under_speech_and_normalises_loudness() {
     assert!((steady - -23.0).abs() < 3.0, "steady level {steady:.1} dBFS");
     assert!(q[0] < steady - 10.0, "the fade-in starts quiet: {:.1} vs {steady:.1}", q[0]);
 }
+
+#[test]
+fn muxing_puts_new_sound_under_copied_video_at_its_length() {
+    use reelflow_media::mux;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let video = dir.path().join("video.mp4");
+    let long_sound = dir.path().join("long.mp4");
+    let short_sound = dir.path().join("short.mp4");
+    generate(&video, &SyntheticSpec { frames: 75, tone_hz: None, ..Default::default() }).expect("video");
+    generate(&long_sound, &SyntheticSpec { frames: 150, tone_hz: Some(300.0), ..Default::default() }).expect("long");
+    generate(&short_sound, &SyntheticSpec { frames: 25, tone_hz: Some(300.0), ..Default::default() }).expect("short");
+    for sound in [&long_sound, &short_sound] {
+        let out = dir.path().join("muxed.mp4");
+        mux(&video, sound, &out, &mut |_| true).expect("mux");
+        assert_eq!(read_markers(&out).expect("decode"), (0..75).collect::<Vec<u32>>(), "video copied whole");
+        let info = probe(&out, false).expect("probe");
+        let (v, a) = (info.video().expect("video"), info.audio().expect("audio"));
+        assert!((a.duration - v.duration).abs() < 0.03, "audio {} video {}", a.duration, v.duration);
+    }
+    let err = mux(&video, &video, &dir.path().join("x.mp4"), &mut |_| true).expect_err("the video has no sound");
+    assert!(matches!(err, Error::MissingStream { .. }), "{err}");
+}
