@@ -96,12 +96,13 @@ impl Runtime {
     }
 }
 
-/// Every operator this build knows: the core's built-ins, the `script` op, the media ops and
-/// the timeline export.
+/// Every operator this build knows: the core's built-ins, the `script` op, the media ops,
+/// subtitles and the timeline export.
 pub fn build_registry() -> Registry {
     let mut reg = Registry::with_builtins();
     reelflow_script::register(&mut reg).expect("op names are unique");
     reelflow_media::register(&mut reg).expect("op names are unique");
+    reelflow_subtitles::register(&mut reg).expect("op names are unique");
     reelflow_timeline::register(&mut reg).expect("op names are unique");
     reg
 }
