@@ -25,7 +25,9 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(Concat::new()))?;
     reg.register(Arc::new(ExtractAudio::new()))?;
     reg.register(Arc::new(MixAudio::new()))?;
-    reg.register(Arc::new(Mux::new()))
+    reg.register(Arc::new(Mux::new()))?;
+    reg.register_type(reelflow_timeline::TIMELINE_TYPE);
+    reg.register(Arc::new(Render::new()))
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
@@ -742,6 +744,73 @@ impl Node for Mux {
         with_progress(ctx, "muxing", move |progress| crate::mux(&video, &audio, &out, progress)).await?;
         let mut outputs = Outputs::default();
         outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
+        Ok(outputs)
+    }
+}
+
+/// `timeline.render`: a timeline's video track as one MP4.
+struct Render {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RenderParams {
+    #[serde(default = "default_preset")]
+    preset: String,
+    #[serde(default = "default_crf")]
+    crf: u8,
+    #[serde(default = "default_render_name")]
+    name: String,
+}
+
+fn default_render_name() -> String {
+    "render.mp4".into()
+}
+
+impl Render {
+    fn new() -> Self {
+        Render {
+            spec: NodeSpec::new(
+                "timeline.render",
+                1,
+                "Renders a timeline's first video track to MP4: clips are frame-accurate smart cuts of their sources \
+                 (with their sound), gaps black and silent. Transitions need the GPU operators.",
+            )
+            .input("timeline", ValueType::Named(reelflow_timeline::TIMELINE_TYPE.into()), "The timeline.")
+            .output("video", ValueType::File(FileKind::Video), "The rendered video.")
+            .output("report", ValueType::Json, "`{clips, gaps, copied_packets}`.")
+            .params::<RenderParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for Render {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: RenderParams = inputs.params()?;
+        let timeline: reelflow_timeline::Timeline = serde_json::from_value(inputs.require("timeline")?.to_json())
+            .map_err(|e| NodeError::failed(format!("input `timeline` is not a timeline: {e}")))?;
+        let workspace = ctx.workspace()?.to_path_buf();
+        let output = workspace.join(output_name(&params.name)?);
+        let work = workspace.join("pieces");
+        let opts = CutOptions { preset: params.preset.clone(), crf: params.crf };
+        let out = output.clone();
+        let report = with_progress(ctx, "rendering", move |progress| {
+            crate::render_timeline(&timeline, &out, &work, &opts, progress)
+        })
+        .await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
+        outputs.insert(
+            "report".into(),
+            Value::from_json(&serde_json::json!({"clips": report.clips, "gaps": report.gaps, "copied_packets": report.copied_packets})),
+        );
         Ok(outputs)
     }
 }

@@ -565,3 +565,53 @@ fn muxing_puts_new_sound_under_copied_video_at_its_length() {
     let err = mux(&video, &video, &dir.path().join("x.mp4"), &mut |_| true).expect_err("the video has no sound");
     assert!(matches!(err, Error::MissingStream { .. }), "{err}");
 }
+
+#[test]
+fn timelines_render_clips_and_gaps_frame_accurately() {
+    use reelflow_media::{CutOptions, render_timeline};
+    use reelflow_timeline::{Clip, MediaRef, Rational, RationalTime, Timeline, Track, TrackItem};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("episode.mp4");
+    generate(&source, &SyntheticSpec { frames: 200, gop: 25, ..Default::default() }).expect("generate");
+    let t = |ms: i64| RationalTime::from_millis(ms);
+    let media = MediaRef::new(&source, t(8000), true, true);
+    let clip = |a: i64, b: i64| TrackItem::clip(Clip::new("", media.clone(), t(a), t(b)));
+
+    // One source, back to back: a single smart cut.
+    let mut timeline = Timeline::new("remix", Rational::FPS_25, 320, 240);
+    timeline.tracks.push(Track::video(vec![clip(4000, 5000), clip(400, 2200)]));
+    let out = dir.path().join("remix.mp4");
+    let report = render_timeline(&timeline, &out, &dir.path().join("work"), &CutOptions::default(), &mut |_| true)
+        .expect("render");
+    assert_eq!((report.clips, report.gaps), (2, 0));
+    assert!(report.copied_packets > 0);
+    assert_eq!(read_markers(&out).expect("decode"), (100..125).chain(10..55).collect::<Vec<u32>>());
+
+    // With a gap: black frames (marker 0) between the clips, audio in sync.
+    let mut timeline = Timeline::new("gap", Rational::FPS_25, 320, 240);
+    timeline.tracks.push(Track::video(vec![clip(1000, 2000), TrackItem::gap(t(400)), clip(6000, 6400)]));
+    let out = dir.path().join("gap.mp4");
+    let report = render_timeline(&timeline, &out, &dir.path().join("work2"), &CutOptions::default(), &mut |_| true)
+        .expect("render");
+    assert_eq!((report.clips, report.gaps), (2, 1));
+    let expected: Vec<u32> = (25..50).chain(std::iter::repeat_n(0, 10)).chain(150..160).collect();
+    assert_eq!(read_markers(&out).expect("decode"), expected);
+    let info = probe(&out, false).expect("probe");
+    let (v, a) = (info.video().expect("video"), info.audio().expect("audio"));
+    assert!(
+        (v.duration - 1.8).abs() < 0.041 && (a.duration - v.duration).abs() < 0.03,
+        "video {} audio {}",
+        v.duration,
+        a.duration
+    );
+
+    // A clip past the end of its media is refused before anything is written.
+    let mut bad = Timeline::new("bad", Rational::FPS_25, 320, 240);
+    bad.tracks.push(Track::video(vec![clip(7000, 9000)]));
+    assert!(
+        render_timeline(&bad, &dir.path().join("bad.mp4"), &dir.path().join("w3"), &CutOptions::default(), &mut |_| {
+            true
+        })
+        .is_err()
+    );
+}

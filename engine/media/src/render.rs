@@ -1,0 +1,147 @@
+//! `timeline.render`: a timeline's first video track as one MP4. Clips are frame-accurate
+//! smart cuts of their sources (with their sound); gaps are black and silent. A track
+//! whose clips all come from one source, back to back, is a single smart cut; anything
+//! else is rendered piece by piece and joined ([`crate::concat`]).
+
+use std::path::{Path, PathBuf};
+
+use ffmpeg::{ChannelLayout, format, frame};
+use ffmpeg_next as ffmpeg;
+use reelflow_timeline::{Timeline, TrackItem, TrackKind};
+
+use crate::cut::{CutOptions, Progress, Span};
+use crate::encode::{AudioSettings, VideoSettings, Writer};
+use crate::error::{Error, Result};
+
+/// What a render did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderReport {
+    pub clips: usize,
+    pub gaps: usize,
+    /// Packets stream-copied by the smart cuts.
+    pub copied_packets: u64,
+}
+
+/// A run of the track: clips back to back from one source, or a gap (seconds).
+enum Piece {
+    Clips { source: PathBuf, spans: Vec<Span> },
+    Gap(f64),
+}
+
+/// Renders `timeline` to `output`, using `work` for intermediate pieces.
+pub fn render_timeline(
+    timeline: &Timeline,
+    output: &Path,
+    work: &Path,
+    opts: &CutOptions,
+    progress: Progress<'_>,
+) -> Result<RenderReport> {
+    let invalid = |what: String| Error::Unsupported { path: output.to_owned(), what };
+    timeline.validate().map_err(|e| invalid(format!("timeline ({e})")))?;
+    let track = timeline
+        .tracks
+        .iter()
+        .find(|t| t.kind == TrackKind::Video)
+        .ok_or_else(|| invalid("timeline without a video track".into()))?;
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut report = RenderReport::default();
+    for item in &track.items {
+        match item {
+            TrackItem::Clip(clip) => {
+                report.clips += 1;
+                let span = Span { start: clip.source_in.to_seconds_f64(), end: clip.source_out.to_seconds_f64() };
+                match pieces.last_mut() {
+                    Some(Piece::Clips { source, spans }) if *source == clip.source.path => spans.push(span),
+                    _ => pieces.push(Piece::Clips { source: clip.source.path.clone(), spans: vec![span] }),
+                }
+            }
+            TrackItem::Gap(gap) => {
+                report.gaps += 1;
+                pieces.push(Piece::Gap(gap.duration.to_seconds_f64()));
+            }
+            TrackItem::Transition(_) => {
+                return Err(invalid("transitions: rendering them needs the GPU operators (gpu.transition); cut without one, or render the transition there".into()));
+            }
+        }
+    }
+    if pieces.is_empty() {
+        return Err(invalid("an empty video track".into()));
+    }
+    let total = pieces.len() as f32;
+    if let [Piece::Clips { source, spans }] = &pieces[..] {
+        let smart = crate::smart_cut_spans(source, output, spans, opts, progress)?;
+        report.copied_packets = smart.copied_packets;
+        return Ok(report);
+    }
+    std::fs::create_dir_all(work).map_err(|source| Error::Io { path: work.to_owned(), source })?;
+    let mut files = Vec::new();
+    for (k, piece) in pieces.iter().enumerate() {
+        let path = work.join(format!("piece-{k:04}.mp4"));
+        let base = k as f32 / total;
+        let mut inner = |f: f32| progress(base + f / total);
+        match piece {
+            Piece::Clips { source, spans } => {
+                report.copied_packets += crate::smart_cut_spans(source, &path, spans, opts, &mut inner)?.copied_packets;
+            }
+            Piece::Gap(seconds) => black(timeline, *seconds, &path, opts)?,
+        }
+        files.push(path);
+    }
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    crate::concat(&paths, output, &mut |f| progress(((total - 1.0) + f) / total))?;
+    for f in files {
+        let _ = std::fs::remove_file(f);
+    }
+    Ok(report)
+}
+
+/// `seconds` of black picture and silence at the timeline's size and rate.
+fn black(timeline: &Timeline, seconds: f64, path: &Path, opts: &CutOptions) -> Result<()> {
+    let rate = ffmpeg::Rational(
+        i32::try_from(timeline.frame_rate.num()).unwrap_or(25),
+        i32::try_from(timeline.frame_rate.den()).unwrap_or(1),
+    );
+    let (width, height) = (timeline.width / 2 * 2, timeline.height / 2 * 2);
+    let video = VideoSettings {
+        width,
+        height,
+        frame_rate: rate,
+        preset: opts.preset.clone(),
+        crf: opts.crf,
+        gop: None,
+        closed_gop: true,
+    };
+    let audio = AudioSettings::default();
+    let mut writer = Writer::create(path, Some(&video), Some(&audio))?;
+    let fps = f64::from(rate.numerator()) / f64::from(rate.denominator());
+    let frames = (seconds * fps).round().max(1.0) as i64;
+    let mut picture = frame::Video::new(format::Pixel::YUV420P, width, height);
+    for (plane, value) in [(0, 16u8), (1, 128), (2, 128)] {
+        picture.data_mut(plane).fill(value);
+    }
+    let samples_total = (frames as f64 / fps * f64::from(audio.sample_rate)).round() as usize;
+    let size = writer.audio_frame_size();
+    let mut samples_written = 0usize;
+    for n in 0..frames {
+        picture.set_pts(Some(n));
+        writer.write_video(&picture)?;
+        let until = (((n + 1) as f64 / fps) * f64::from(audio.sample_rate)).round() as usize;
+        while samples_written + size <= until.min(samples_total) || (n + 1 == frames && samples_written < samples_total)
+        {
+            let count = size.min(samples_total - samples_written);
+            let mut silence = frame::Audio::new(
+                format::Sample::F32(format::sample::Type::Planar),
+                count,
+                ChannelLayout::default(i32::from(audio.channels)),
+            );
+            silence.set_rate(audio.sample_rate);
+            silence.set_pts(Some(samples_written as i64));
+            for ch in 0..usize::from(audio.channels) {
+                silence.plane_mut::<f32>(ch)[..count].fill(0.0);
+            }
+            writer.write_audio(&silence)?;
+            samples_written += count;
+        }
+    }
+    writer.finish()
+}
