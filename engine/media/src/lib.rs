@@ -40,7 +40,7 @@ pub use ops::register;
 pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
 pub use render::{RenderReport, render_timeline};
 pub use smart::{SmartCutReport, smart_cut, smart_cut_spans};
-pub use stills::{ImageFormat, thumbnails};
+pub use stills::{ImageFormat, images_to_video, thumbnails};
 pub use transcode::{Fit, TranscodeOptions, preset_size, transcode};
 
 /// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal

@@ -26,6 +26,7 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(ExtractAudio::new()))?;
     reg.register(Arc::new(MixAudio::new()))?;
     reg.register(Arc::new(Mux::new()))?;
+    reg.register(Arc::new(ImagesToVideo::new()))?;
     reg.register_type(reelflow_timeline::TIMELINE_TYPE);
     reg.register(Arc::new(Render::new()))
 }
@@ -811,6 +812,94 @@ impl Node for Render {
             "report".into(),
             Value::from_json(&serde_json::json!({"clips": report.clips, "gaps": report.gaps, "copied_packets": report.copied_packets})),
         );
+        Ok(outputs)
+    }
+}
+
+/// `media.images_to_video`: a held still or an image sequence as video.
+struct ImagesToVideo {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ImagesParams {
+    /// Frames per second of the video.
+    #[serde(default = "default_fps")]
+    fps: u32,
+    /// How long each image shows, in seconds (default: one frame).
+    #[serde(default)]
+    seconds_each: Option<f64>,
+    /// Frame size (both or neither); default the first image's size.
+    #[serde(default)]
+    width: Option<u32>,
+    #[serde(default)]
+    height: Option<u32>,
+    #[serde(default = "default_images_name")]
+    name: String,
+}
+
+fn default_fps() -> u32 {
+    25
+}
+fn default_images_name() -> String {
+    "stills.mp4".into()
+}
+
+impl ImagesToVideo {
+    fn new() -> Self {
+        ImagesToVideo {
+            spec: NodeSpec::new(
+                "media.images_to_video",
+                1,
+                "Makes a video of still images, each shown `seconds_each` (one image held, or a sequence at `fps`), \
+                 fitted into the frame, with a silent track.",
+            )
+            .input("images", ValueType::List(Box::new(ValueType::File(FileKind::Image))), "The images, in order.")
+            .output("video", ValueType::File(FileKind::Video), "The video.")
+            .params::<ImagesParams>()
+            .resource(ResourceClass::Cpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for ImagesToVideo {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: ImagesParams = inputs.params()?;
+        if !(1..=240).contains(&params.fps) {
+            return Err(NodeError::Params("`fps` must be 1–240".into()));
+        }
+        let size = match (params.width, params.height) {
+            (Some(w), Some(h)) if (2..=8192).contains(&w) && (2..=8192).contains(&h) => Some((w, h)),
+            (None, None) => None,
+            _ => return Err(NodeError::Params("give both `width` and `height` (2–8192), or neither".into())),
+        };
+        let seconds_each = params.seconds_each.unwrap_or(1.0 / f64::from(params.fps));
+        let files: Vec<PathBuf> = match inputs.get("images") {
+            Some(Value::List(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::File(f) => Ok(f.path.clone()),
+                    other => Err(NodeError::failed(format!("`images` must hold files, found {}", other.type_name()))),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(NodeError::failed("input `images` must be a list of images")),
+        };
+        let output = ctx.workspace()?.join(output_name(&params.name)?);
+        let out = output.clone();
+        let fps = ffmpeg_next::Rational(params.fps as i32, 1);
+        with_progress(ctx, "making video from stills", move |progress| {
+            let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+            crate::images_to_video(&paths, seconds_each, fps, size, &out, progress)
+        })
+        .await?;
+        let mut outputs = Outputs::default();
+        outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
         Ok(outputs)
     }
 }

@@ -154,3 +154,120 @@ fn encode_still(
     }
     std::fs::write(path, bytes).map_err(|source| Error::Io { path: path.to_owned(), source })
 }
+
+/// Decodes one image file (JPEG, PNG, anything FFmpeg reads as a picture).
+fn read_image(path: &Path) -> Result<frame::Video> {
+    let mut input = open_input(path)?;
+    let stream = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .ok_or(Error::MissingStream { path: path.to_owned(), what: "no picture" })?;
+    let index = stream.index();
+    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .and_then(|c| c.decoder().video())
+        .map_err(Error::codec(path, "opening the image decoder"))?;
+    let mut picture = frame::Video::empty();
+    for (s, packet) in input.packets() {
+        if s.index() != index {
+            continue;
+        }
+        decoder.send_packet(&packet).map_err(Error::codec(path, "decoding the image"))?;
+        if decoder.receive_frame(&mut picture).is_ok() {
+            return Ok(picture);
+        }
+    }
+    decoder.send_eof().map_err(Error::codec(path, "decoding the image"))?;
+    decoder
+        .receive_frame(&mut picture)
+        .map_err(|_| Error::Unreadable { path: path.to_owned(), reason: "no picture in the file".into() })?;
+    Ok(picture)
+}
+
+/// A video from still images: each shown for `seconds_each` at `fps`, scaled to `size`
+/// (default: the first image's size, made even) keeping their aspect inside it, with a
+/// silent stereo track so it joins and mixes like any other clip. One image and a long
+/// `seconds_each` is a held still; many images at `1/fps` each is an image sequence.
+pub fn images_to_video(
+    images: &[&Path],
+    seconds_each: f64,
+    fps: ffmpeg::Rational,
+    size: Option<(u32, u32)>,
+    output: &Path,
+    progress: Progress<'_>,
+) -> Result<u64> {
+    let Some(first) = images.first() else {
+        return Err(Error::Unsupported { path: output.to_owned(), what: "a video of no images".into() });
+    };
+    let rate = f64::from(fps.numerator()) / f64::from(fps.denominator().max(1));
+    if !(seconds_each > 0.0 && seconds_each.is_finite() && rate > 0.0) {
+        return Err(Error::Unsupported {
+            path: output.to_owned(),
+            what: format!("{seconds_each} s per image at {rate} fps"),
+        });
+    }
+    let first_picture = read_image(first)?;
+    let (w, h) = size.unwrap_or((first_picture.width(), first_picture.height()));
+    let (w, h) = ((w / 2 * 2).max(2), (h / 2 * 2).max(2));
+    let video = crate::VideoSettings {
+        width: w,
+        height: h,
+        frame_rate: fps,
+        preset: "veryfast".into(),
+        crf: 20,
+        gop: None,
+        closed_gop: true,
+    };
+    let audio = crate::AudioSettings::default();
+    let mut writer = crate::Writer::create(output, Some(&video), Some(&audio))?;
+    let mut frame_no = 0i64;
+    let mut samples_written = 0u64;
+    let frame_size = writer.audio_frame_size() as u64;
+    let mut canvas = frame::Video::new(format::Pixel::YUV420P, w, h);
+    for (k, path) in images.iter().enumerate() {
+        let picture = if k == 0 { first_picture.clone() } else { read_image(path)? };
+        let ((sw, sh), offset) =
+            crate::transcode::layout((picture.width(), picture.height()), (w, h), crate::Fit::Contain);
+        let mut scaler = software::scaling::Context::get(
+            picture.format(),
+            picture.width(),
+            picture.height(),
+            format::Pixel::YUV420P,
+            sw,
+            sh,
+            software::scaling::Flags::BICUBIC,
+        )
+        .map_err(Error::codec(path, "scaling"))?;
+        let mut scaled = frame::Video::empty();
+        scaler.run(&picture, &mut scaled).map_err(Error::codec(path, "scaling"))?;
+        crate::transcode::place(&scaled, (w, h), offset, &mut canvas);
+        // Frames up to the exact end of this image's time, so many images never drift.
+        // At least one frame per image, however short its time.
+        let until = ((((k + 1) as f64 * seconds_each) * rate).round() as i64).max(frame_no + 1);
+        while frame_no < until {
+            canvas.set_pts(Some(frame_no));
+            writer.write_video(&canvas)?;
+            frame_no += 1;
+            let samples_until = (frame_no as f64 / rate * f64::from(audio.sample_rate)).round() as u64;
+            while samples_written < samples_until {
+                let count = frame_size.min(samples_until - samples_written) as usize;
+                let mut silence = frame::Audio::new(
+                    format::Sample::F32(format::sample::Type::Planar),
+                    count,
+                    ffmpeg::ChannelLayout::default(i32::from(audio.channels)),
+                );
+                silence.set_rate(audio.sample_rate);
+                silence.set_pts(Some(samples_written as i64));
+                for ch in 0..usize::from(audio.channels) {
+                    silence.plane_mut::<f32>(ch)[..count].fill(0.0);
+                }
+                writer.write_audio(&silence)?;
+                samples_written += count as u64;
+            }
+        }
+        if !progress((k + 1) as f32 / images.len() as f32) {
+            return Err(Error::Cancelled);
+        }
+    }
+    writer.finish()?;
+    Ok(frame_no as u64)
+}

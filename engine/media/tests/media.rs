@@ -615,3 +615,28 @@ fn timelines_render_clips_and_gaps_frame_accurately() {
         .is_err()
     );
 }
+
+#[test]
+fn stills_become_video_held_or_in_sequence() {
+    use reelflow_media::{ImageFormat, images_to_video, thumbnails};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    generate(&clip, &SyntheticSpec { frames: 50, ..Default::default() }).expect("generate");
+    let stills =
+        thumbnails(&clip, &[0.4, 0.8, 1.2], None, ImageFormat::Png, dir.path(), "s", &mut |_| true).expect("stills");
+    let paths: Vec<&std::path::Path> = stills.iter().map(|p| p.as_path()).collect();
+
+    // One still held for 2 s at 25 fps: 50 frames of marker 10, with 2 s of silence.
+    let held = dir.path().join("held.mp4");
+    let frames = images_to_video(&paths[..1], 2.0, Rational(25, 1), None, &held, &mut |_| true).expect("held");
+    assert_eq!(frames, 50);
+    assert_eq!(read_markers(&held).expect("decode"), vec![10; 50]);
+    let info = probe(&held, false).expect("probe");
+    assert!((info.audio().expect("silent audio").duration - 2.0).abs() < 0.03);
+
+    // A sequence: each image one frame.
+    let seq = dir.path().join("seq.mp4");
+    images_to_video(&paths, 1.0 / 25.0, Rational(25, 1), None, &seq, &mut |_| true).expect("sequence");
+    assert_eq!(read_markers(&seq).expect("decode"), vec![10, 20, 30]);
+    assert!(images_to_video(&[], 1.0, Rational(25, 1), None, &seq, &mut |_| true).is_err());
+}
