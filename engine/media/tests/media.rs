@@ -640,3 +640,46 @@ fn stills_become_video_held_or_in_sequence() {
     assert_eq!(read_markers(&seq).expect("decode"), vec![10, 20, 30]);
     assert!(images_to_video(&[], 1.0, Rational(25, 1), None, &seq, &mut |_| true).is_err());
 }
+
+#[test]
+fn cutting_bad_inputs_fails_cleanly_naming_the_file() {
+    use reelflow_media::{
+        AudioFormat, CutOptions, Span, concat, cut_reencode, extract_audio, smart_cut, smart_cut_spans, transcode,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.mp4");
+    generate(&good, &SyntheticSpec { frames: 100, gop: 25, ..Default::default() }).expect("generate");
+    let opts = CutOptions::default();
+    let out = dir.path().join("out.mp4");
+
+    // Audio only: no video stream to cut.
+    let sound = dir.path().join("sound.m4a");
+    extract_audio(&good, &sound, AudioFormat::M4a, &mut |_| true).expect("extract");
+    for result in [
+        smart_cut(&sound, &out, 0.0, 1.0, &opts, &mut |_| true).map(|_| ()),
+        cut_reencode(&sound, &out, 0.0, 1.0, &opts, &mut |_| true).map(|_| ()),
+    ] {
+        let err = result.expect_err("no video");
+        assert!(matches!(err, Error::MissingStream { .. }) && err.to_string().contains("sound.m4a"), "{err}");
+    }
+
+    // Truncated: whatever is readable is cut, or a clear error; never a panic or a hang.
+    let bytes = std::fs::read(&good).expect("read");
+    let truncated = dir.path().join("truncated.mp4");
+    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).expect("write");
+    match smart_cut(&truncated, &out, 0.5, 3.5, &opts, &mut |_| true) {
+        Ok(_) => assert!(read_markers(&out).expect("decode").len() <= 75),
+        Err(e) => assert!(e.to_string().contains("truncated.mp4"), "{e}"),
+    }
+    // Not media at all.
+    let text = dir.path().join("notes.mp4");
+    std::fs::write(&text, "these are notes, not a video\n".repeat(50)).expect("write");
+    let err = cut_reencode(&text, &out, 0.0, 1.0, &opts, &mut |_| true).expect_err("not media");
+    assert!(matches!(err, Error::Unreadable { .. }) && err.to_string().contains("notes.mp4"), "{err}");
+    assert!(concat(&[&good, &text], &out, &mut |_| true).is_err());
+    assert!(transcode(&text, &out, &Default::default(), &mut |_| true).is_err());
+    // Impossible ranges.
+    for (a, b) in [(-1.0, 2.0), (3.0, 3.0), (2.0, 1.0), (0.0, f64::NAN), (0.0, f64::INFINITY)] {
+        assert!(smart_cut_spans(&good, &out, &[Span { start: a, end: b }], &opts, &mut |_| true).is_err(), "{a}..{b}");
+    }
+}
