@@ -1,15 +1,19 @@
-//! `timeline.render`: a timeline's first video track as one MP4. Clips are frame-accurate
-//! smart cuts of their sources (with their sound); gaps are black and silent. A track
-//! whose clips all come from one source, back to back, is a single smart cut; anything
-//! else is rendered piece by piece and joined ([`crate::concat`]).
+//! `timeline.render`: a timeline as one MP4. The first video track's clips are
+//! frame-accurate smart cuts of their sources; gaps are black. A track whose clips all come
+//! from one source, back to back, is a single smart cut; anything else is rendered piece by
+//! piece and joined ([`crate::concat`]).
+//!
+//! Sound follows the timeline model: audio tracks carry it. Each audio track is rendered
+//! (its clips' sound, silence in its gaps), the tracks are mixed, and the mix replaces the
+//! picture's own sound. A timeline without audio tracks keeps the video clips' own sound.
 
 use std::path::{Path, PathBuf};
 
 use ffmpeg::{ChannelLayout, format, frame};
 use ffmpeg_next as ffmpeg;
-use reelflow_timeline::{Timeline, TrackItem, TrackKind};
+use reelflow_timeline::{Timeline, Track, TrackItem, TrackKind};
 
-use crate::cut::{CutOptions, Progress, Span};
+use crate::cut::{AudioCutter, CutOptions, PlannedSegment, Progress, Span, resample, seconds};
 use crate::encode::{AudioSettings, VideoSettings, Writer};
 use crate::error::{Error, Result};
 
@@ -20,6 +24,8 @@ pub struct RenderReport {
     pub gaps: usize,
     /// Packets stream-copied by the smart cuts.
     pub copied_packets: u64,
+    /// Audio tracks mixed under the picture.
+    pub audio_tracks: usize,
 }
 
 /// A run of the track: clips back to back from one source, or a gap (seconds).
@@ -30,6 +36,97 @@ enum Piece {
 
 /// Renders `timeline` to `output`, using `work` for intermediate pieces.
 pub fn render_timeline(
+    timeline: &Timeline,
+    output: &Path,
+    work: &Path,
+    opts: &CutOptions,
+    progress: Progress<'_>,
+) -> Result<RenderReport> {
+    let audio_tracks: Vec<&Track> = timeline
+        .tracks
+        .iter()
+        .filter(|t| t.kind == TrackKind::Audio && t.items.iter().any(|i| matches!(i, TrackItem::Clip(_))))
+        .collect();
+    if audio_tracks.is_empty() {
+        return render_picture(timeline, output, work, opts, progress);
+    }
+    std::fs::create_dir_all(work).map_err(|source| Error::Io { path: work.to_owned(), source })?;
+    let picture = work.join("picture.mp4");
+    let mut report = render_picture(timeline, &picture, work, opts, &mut |f| progress(f * 0.7))?;
+    let mut mixes = Vec::new();
+    for (k, track) in audio_tracks.iter().enumerate() {
+        let path = work.join(format!("audio-{k}.m4a"));
+        render_audio_track(track, &path)?;
+        mixes.push(crate::MixTrack { path, gain_db: 0.0, role: crate::TrackRole::Other });
+    }
+    report.audio_tracks = mixes.len();
+    let mix = work.join("mix.m4a");
+    crate::mix_audio(&mixes, &mix, &crate::MixOptions::default(), &mut |f| progress(0.7 + f * 0.2))?;
+    crate::mux(&picture, &mix, output, &mut |f| progress(0.9 + f * 0.1))?;
+    for path in mixes.iter().map(|m| m.path.clone()).chain([mix, picture]) {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(report)
+}
+
+/// One audio track as an M4A: each clip's sound from its source, silence in gaps, every
+/// item exactly its length in samples (positions computed from exact rational times).
+fn render_audio_track(track: &Track, output: &Path) -> Result<()> {
+    let settings = AudioSettings::default();
+    let mut writer = Writer::create(output, None, Some(&settings))?;
+    let mut cutter = AudioCutter::new(&settings, writer.audio_frame_size());
+    let rate = f64::from(settings.sample_rate);
+    let mut at = 0.0f64;
+    for item in &track.items {
+        let (start, length, source) = match item {
+            TrackItem::Clip(clip) => {
+                let (a, b) = (clip.source_in.to_seconds_f64(), clip.source_out.to_seconds_f64());
+                (a, b - a, Some(clip.source.path.clone()))
+            }
+            TrackItem::Gap(gap) => (0.0, gap.duration.to_seconds_f64(), None),
+            TrackItem::Transition(_) => continue,
+        };
+        // The item's exact sample span in the output, so rounding never accumulates.
+        let samples = ((at + length) * rate).round() as u64 - (at * rate).round() as u64;
+        at += length;
+        cutter.begin(&PlannedSegment { first: 0, last: 0, start, end: start + length, frames_before: 0, samples });
+        if let Some(path) = source {
+            let mut input = crate::open_input(&path)?;
+            let stream = input
+                .streams()
+                .best(ffmpeg::media::Type::Audio)
+                .ok_or(Error::MissingStream { path: path.clone(), what: "no audio stream" })?;
+            let (index, tb) = (stream.index(), stream.time_base());
+            let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+                .and_then(|c| c.decoder().audio())
+                .map_err(Error::codec(&path, "opening the audio decoder"))?;
+            let target = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+            input.seek(target, ..target + 1).map_err(Error::codec(&path, "seeking"))?;
+            let mut resampler = None;
+            let mut sound = frame::Audio::empty();
+            for (s, packet) in input.packets() {
+                if s.index() != index {
+                    continue;
+                }
+                if cutter.segment_done() {
+                    break;
+                }
+                decoder.send_packet(&packet).map_err(Error::codec(&path, "decoding audio"))?;
+                while decoder.receive_frame(&mut sound).is_ok() {
+                    let t = seconds(sound.pts().or(sound.timestamp()), tb);
+                    let chunk = resample(&path, &mut resampler, &sound, &settings)?;
+                    cutter.push(t, &chunk, &mut writer)?;
+                }
+            }
+        }
+        cutter.end_segment(&mut writer)?;
+    }
+    cutter.finish(&mut writer)?;
+    writer.finish()
+}
+
+/// The first video track as MP4 (with the video clips' own sound).
+fn render_picture(
     timeline: &Timeline,
     output: &Path,
     work: &Path,

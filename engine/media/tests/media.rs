@@ -683,3 +683,42 @@ fn cutting_bad_inputs_fails_cleanly_naming_the_file() {
         assert!(smart_cut_spans(&good, &out, &[Span { start: a, end: b }], &opts, &mut |_| true).is_err(), "{a}..{b}");
     }
 }
+
+#[test]
+fn timeline_audio_tracks_replace_the_pictures_sound() {
+    use reelflow_media::{CutOptions, render_timeline};
+    use reelflow_timeline::{Clip, MediaRef, Rational, RationalTime, Timeline, Track, TrackItem};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let episode = dir.path().join("episode.mp4");
+    let music = dir.path().join("music.mp4");
+    generate(&episode, &SyntheticSpec { frames: 200, gop: 25, tone_hz: Some(880.0), ..Default::default() })
+        .expect("episode");
+    generate(&music, &SyntheticSpec { frames: 200, tone_hz: Some(220.0), ..Default::default() }).expect("music");
+    let t = |ms: i64| RationalTime::from_millis(ms);
+    let ep = MediaRef::new(&episode, t(8000), true, true);
+    let bgm = MediaRef::new(&music, t(8000), true, true);
+    let mut timeline = Timeline::new("scored", Rational::FPS_25, 320, 240);
+    timeline.tracks.push(Track::video(vec![TrackItem::clip(Clip::new("", ep.clone(), t(1000), t(3000)))]));
+    // Dialogue for the first second only, then silence; music under everything.
+    timeline
+        .tracks
+        .push(Track::audio(vec![TrackItem::clip(Clip::new("", ep, t(1000), t(2000))), TrackItem::gap(t(1000))]));
+    timeline.tracks.push(Track::audio(vec![TrackItem::clip(Clip::new("", bgm, t(0), t(2000)))]));
+    let out = dir.path().join("scored.mp4");
+    let report = render_timeline(&timeline, &out, &dir.path().join("work"), &CutOptions::default(), &mut |_| true)
+        .expect("render");
+    assert_eq!(report.audio_tracks, 2);
+    assert_eq!(read_markers(&out).expect("decode"), (25..75).collect::<Vec<u32>>());
+    let info = probe(&out, false).expect("probe");
+    let (v, a) = (info.video().expect("video"), info.audio().expect("audio"));
+    assert!(
+        (v.duration - 2.0).abs() < 0.041 && (a.duration - v.duration).abs() < 0.03,
+        "video {} audio {}",
+        v.duration,
+        a.duration
+    );
+    // The first second has dialogue and music, the second only music: quieter.
+    let levels = rms_windows(&out, 0.1);
+    let (first, second) = (levels[2..9].iter().sum::<f64>() / 7.0, levels[12..19].iter().sum::<f64>() / 7.0);
+    assert!(first > second + 2.0, "with dialogue {first:.1} dB, without {second:.1} dB");
+}
