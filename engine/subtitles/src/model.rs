@@ -1,17 +1,28 @@
-//! The subtitles model shared by every format.
+//! The subtitles model shared by every format. It is also the JSON form of the workflow
+//! type `subtitles`, so every field has a serde default where a hand-built value (from a
+//! script) could reasonably leave it out.
 
+use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+/// A subtitle file format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SubtitleFormat {
+    /// SubRip (`.srt`).
+    #[default]
     Srt,
+    /// Advanced SubStation Alpha (`.ass`), and its predecessor SSA (`.ssa`) when reading.
     Ass,
+    /// WebVTT (`.vtt`).
     Vtt,
 }
 
 impl SubtitleFormat {
+    pub const ALL: [SubtitleFormat; 3] = [SubtitleFormat::Srt, SubtitleFormat::Ass, SubtitleFormat::Vtt];
+
+    /// The usual file extension, without the dot.
     pub fn extension(self) -> &'static str {
         match self {
             SubtitleFormat::Srt => "srt",
@@ -19,51 +30,72 @@ impl SubtitleFormat {
             SubtitleFormat::Vtt => "vtt",
         }
     }
+
+    /// The name people know the format by, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            SubtitleFormat::Srt => "SRT",
+            SubtitleFormat::Ass => "ASS",
+            SubtitleFormat::Vtt => "WebVTT",
+        }
+    }
+
+    /// The format a file extension stands for (`srt`, `ass`, `ssa`, `vtt`, `webvtt`; any
+    /// case, with or without the dot).
+    pub fn from_extension(ext: &str) -> Option<SubtitleFormat> {
+        match ext.trim_start_matches('.').to_ascii_lowercase().as_str() {
+            "srt" => Some(SubtitleFormat::Srt),
+            "ass" | "ssa" => Some(SubtitleFormat::Ass),
+            "vtt" | "webvtt" => Some(SubtitleFormat::Vtt),
+            _ => None,
+        }
+    }
 }
 
-/// Parsed subtitles: cues in time order as they appear, plus what ASS files carry.
+impl std::fmt::Display for SubtitleFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Parsed subtitles: the cues in file order, plus what ASS files carry besides cues.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Subtitles {
-    /// The format the cues were read from (`srt` when built by hand).
-    pub format: Option<SubtitleFormat>,
+    /// The format the cues were read from.
+    #[serde(default)]
+    pub format: SubtitleFormat,
     pub cues: Vec<SubtitleCue>,
-    /// ASS/SSA styles, each an ordered field → value list as its `Format:` line gave it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub styles: Vec<Vec<(String, String)>>,
-    /// ASS `[Script Info]` entries, in order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub script_info: Vec<(String, String)>,
-    /// The text encoding the bytes were in (`UTF-8`, `GBK`, `UTF-16LE`, …).
+    /// ASS/SSA styles in file order (empty for SRT and WebVTT).
+    #[serde(default)]
+    pub styles: Vec<AssStyle>,
+    /// ASS/SSA `[Script Info]` entries in file order (`Title`, `PlayResX`, …).
+    #[serde(default)]
+    pub script_info: IndexMap<String, String>,
+    /// The text encoding the bytes were in, by its WHATWG name: `UTF-8`, `UTF-16LE`,
+    /// `UTF-16BE`, `GBK`, `gb18030`, `Big5`, `Shift_JIS`, `windows-1252`, …
+    #[serde(default)]
     pub encoding: String,
-    /// What was odd but tolerated, located (missing blank lines, overlaps, …).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// What was odd but tolerated, each starting with its line (`line 12: …`).
+    #[serde(default)]
     pub warnings: Vec<String>,
 }
 
-/// One cue. Times are milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct SubtitleCue {
-    /// 1-based position in the file.
-    pub index: usize,
-    pub start_ms: u64,
-    pub end_ms: u64,
-    /// Plain text: styling tags removed, lines joined with `\n`.
-    pub text: String,
-    /// The cue's text as written, tags included.
-    pub raw: String,
-    /// ASS style name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub style: Option<String>,
-    /// ASS actor / speaker name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// WebVTT cue identifier.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-}
-
 impl Subtitles {
-    /// Milliseconds from the first cue's start to the last cue's end.
+    /// Subtitles built in code: UTF-8, no styles, cues numbered from 1.
+    pub fn new(format: SubtitleFormat, cues: Vec<SubtitleCue>) -> Self {
+        let mut subs = Subtitles { format, cues, encoding: "UTF-8".into(), ..Default::default() };
+        subs.renumber();
+        subs
+    }
+
+    /// Sets each cue's `index` to its 1-based position.
+    pub fn renumber(&mut self) {
+        for (i, cue) in self.cues.iter_mut().enumerate() {
+            cue.index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        }
+    }
+
+    /// Milliseconds from the earliest start to the latest end (0 without cues).
     pub fn span_ms(&self) -> u64 {
         let start = self.cues.iter().map(|c| c.start_ms).min().unwrap_or(0);
         let end = self.cues.iter().map(|c| c.end_ms).max().unwrap_or(0);
@@ -71,77 +103,109 @@ impl Subtitles {
     }
 }
 
-/// `HH:MM:SS,mmm` (SRT) or `HH:MM:SS.mmm` (VTT).
-pub(crate) fn format_clock(ms: u64, separator: char) -> String {
-    let (h, m, s, f) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    format!("{h:02}:{m:02}:{s:02}{separator}{f:03}")
+/// One cue. Times are integer milliseconds (ASS has centiseconds: they become multiples
+/// of ten).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SubtitleCue {
+    /// 1-based position in the file after parsing (not the number an SRT file wrote).
+    #[serde(default)]
+    pub index: u32,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Plain text: styling tags removed, lines trimmed and joined with `\n`.
+    #[serde(default)]
+    pub text: String,
+    /// The cue's text as written, styling tags included (lines joined with `\n`; for ASS,
+    /// the Text field with its `\N` escapes).
+    #[serde(default)]
+    pub raw: String,
+    /// WebVTT cue identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// WebVTT cue settings after the timing (`align:start position:10%`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
+    /// ASS style name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+    /// ASS speaker (the `Name` field, `Actor` in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "name")]
+    pub actor: Option<String>,
+    /// ASS layer, when not 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<i32>,
+    /// ASS left margin override in pixels, when not 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin_l: Option<i32>,
+    /// ASS right margin override in pixels, when not 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin_r: Option<i32>,
+    /// ASS vertical margin override in pixels, when not 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub margin_v: Option<i32>,
+    /// ASS transition effect (`Scroll up;…`, `Banner;…`), when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
 }
 
-/// Parses `[H:]MM:SS[,.]fff` (one to three fraction digits, scaled to milliseconds).
-/// Returns the time and whether the fraction used a dot (which SRT does not allow).
-pub(crate) fn parse_clock(text: &str) -> Option<(u64, bool)> {
-    let text = text.trim();
-    let (clock, fraction, dot) = match text.rfind([',', '.']) {
-        Some(i) => (&text[..i], &text[i + 1..], text.as_bytes()[i] == b'.'),
-        None => (text, "", false),
-    };
-    let parts: Vec<&str> = clock.split(':').collect();
-    if !(2..=3).contains(&parts.len())
-        || parts.iter().any(|p| p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
+impl SubtitleCue {
+    /// A cue with plain text (which is also its `raw` text).
+    pub fn new(start_ms: u64, end_ms: u64, text: impl Into<String>) -> Self {
+        let text = text.into();
+        SubtitleCue { start_ms, end_ms, raw: text.clone(), text, ..Default::default() }
     }
-    let nums: Vec<u64> = parts.iter().map(|p| p.parse().unwrap_or(0)).collect();
-    let (h, m, s) = if nums.len() == 3 { (nums[0], nums[1], nums[2]) } else { (0, nums[0], nums[1]) };
-    if m >= 60 || s >= 60 {
-        return None;
-    }
-    let ms = match fraction.len() {
-        0 => 0,
-        1..=3 if fraction.bytes().all(|b| b.is_ascii_digit()) => {
-            fraction.parse::<u64>().ok()? * 10u64.pow(3 - fraction.len() as u32)
-        }
-        _ => return None,
-    };
-    Some((((h * 60 + m) * 60 + s) * 1000 + ms, dot))
 }
 
-/// Removes `<…>` tags and `{…}` override blocks, and turns `\N`, `\n`, `\h` into text.
-pub(crate) fn strip_tags(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            // A tag starts with a letter or `/` (`<i>`, `</font>`); `a < b` is text.
-            '<' if chars.peek().is_some_and(|n| n.is_ascii_alphabetic() || *n == '/') => {
-                for n in chars.by_ref() {
-                    if n == '>' {
-                        break;
-                    }
-                }
-            }
-            '{' if raw.contains('}') => {
-                for n in chars.by_ref() {
-                    if n == '}' {
-                        break;
-                    }
-                }
-            }
-            '\\' => match chars.peek() {
-                Some('N' | 'n') => {
-                    chars.next();
-                    out.push('\n');
-                }
-                Some('h') => {
-                    chars.next();
-                    out.push(' ');
-                }
-                _ => out.push('\\'),
-            },
-            _ => out.push(c),
-        }
+/// One ASS/SSA style: every field of the `Format:` line of its section, in that order,
+/// name → value (`Name`, `Fontname`, `Fontsize`, `PrimaryColour`, …). Kept as text so that
+/// fields this crate does not interpret survive a round trip unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct AssStyle {
+    pub fields: IndexMap<String, String>,
+}
+
+impl AssStyle {
+    /// The field named `name` (ASS field names are case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
-    out.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+
+    /// The style's name (its `Name` field).
+    pub fn name(&self) -> Option<&str> {
+        self.get("Name")
+    }
+
+    /// The style written when subtitles have none: white 56-pixel Arial with a thin
+    /// outline, bottom centre, sized for a 1920×1080 script.
+    pub fn default_style() -> AssStyle {
+        let values = [
+            ("Name", "Default"),
+            ("Fontname", "Arial"),
+            ("Fontsize", "56"),
+            ("PrimaryColour", "&H00FFFFFF"),
+            ("SecondaryColour", "&H000000FF"),
+            ("OutlineColour", "&H00000000"),
+            ("BackColour", "&H64000000"),
+            ("Bold", "0"),
+            ("Italic", "0"),
+            ("Underline", "0"),
+            ("StrikeOut", "0"),
+            ("ScaleX", "100"),
+            ("ScaleY", "100"),
+            ("Spacing", "0"),
+            ("Angle", "0"),
+            ("BorderStyle", "1"),
+            ("Outline", "2"),
+            ("Shadow", "1"),
+            ("Alignment", "2"),
+            ("MarginL", "40"),
+            ("MarginR", "40"),
+            ("MarginV", "40"),
+            ("Encoding", "1"),
+        ];
+        AssStyle { fields: values.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect() }
+    }
 }
 
 #[cfg(test)]
@@ -149,22 +213,36 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clocks_parse_in_every_common_shape() {
-        assert_eq!(parse_clock("00:01:02,345"), Some((62_345, false)));
-        assert_eq!(parse_clock("00:01:02.345"), Some((62_345, true)));
-        assert_eq!(parse_clock("01:02.5"), Some((62_500, true)));
-        assert_eq!(parse_clock("1:00:00.00"), Some((3_600_000, true)));
-        assert_eq!(parse_clock("0:00:01.23"), Some((1_230, true)));
-        assert_eq!(parse_clock("00:61:00,000"), None);
-        assert_eq!(parse_clock("aa:bb:cc"), None);
-        assert_eq!(format_clock(3_723_004, ','), "01:02:03,004");
+    fn json_shape_is_stable_and_lenient() {
+        let subs = Subtitles::new(SubtitleFormat::Vtt, vec![SubtitleCue::new(0, 1500, "Hi")]);
+        let json = serde_json::to_value(&subs).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "format": "vtt",
+                "cues": [{"index": 1, "start_ms": 0, "end_ms": 1500, "text": "Hi", "raw": "Hi"}],
+                "styles": [], "script_info": {}, "encoding": "UTF-8", "warnings": []
+            })
+        );
+        // What a script would build: only times and text.
+        let built: Subtitles = serde_json::from_value(
+            serde_json::json!({"cues": [{"start_ms": 5, "end_ms": 9, "text": "x", "name": "A"}]}),
+        )
+        .expect("deserializes");
+        assert_eq!(built.format, SubtitleFormat::Srt);
+        assert_eq!(built.cues[0].actor.as_deref(), Some("A"));
+        let style: AssStyle =
+            serde_json::from_value(serde_json::json!({"Name": "Sign", "Fontsize": "40"})).expect("style");
+        assert_eq!((style.name(), style.get("fontsize")), (Some("Sign"), Some("40")));
     }
 
     #[test]
-    fn tags_go_and_text_stays() {
-        assert_eq!(strip_tags("<i>Hello</i> {\\an8}world"), "Hello world");
-        assert_eq!(strip_tags("{\\b1}你好{\\b0}\\N世界"), "你好\n世界");
-        assert_eq!(strip_tags("<font color=\"red\">a < b</font>"), "a < b");
-        assert_eq!(strip_tags("1 < 2"), "1 < 2");
+    fn extensions_map_to_formats() {
+        assert_eq!(SubtitleFormat::from_extension(".SSA"), Some(SubtitleFormat::Ass));
+        assert_eq!(SubtitleFormat::from_extension("webvtt"), Some(SubtitleFormat::Vtt));
+        assert_eq!(SubtitleFormat::from_extension("txt"), None);
+        for f in SubtitleFormat::ALL {
+            assert_eq!(SubtitleFormat::from_extension(f.extension()), Some(f));
+        }
     }
 }
