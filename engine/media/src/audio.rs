@@ -46,9 +46,7 @@ pub fn detect_silence(input: &Path, opts: &SilenceOptions, progress: Progress<'_
     let index = stream.index();
     let duration =
         if source.duration() > 0 { source.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE) } else { 0.0 };
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().audio())
-        .map_err(Error::codec(input, "opening the audio decoder"))?;
+    let mut decoder = crate::audio_decoder(stream.parameters(), input)?;
     let settings = AudioSettings::default();
     let rate = f64::from(settings.sample_rate);
     let window = ((opts.window * rate).round() as usize).max(1);
@@ -178,9 +176,7 @@ pub fn extract_audio(input: &Path, output: &Path, format: AudioFormat, progress:
     let index = stream.index();
     let duration =
         if source.duration() > 0 { source.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE) } else { 0.0 };
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().audio())
-        .map_err(Error::codec(input, "opening the audio decoder"))?;
+    let mut decoder = crate::audio_decoder(stream.parameters(), input)?;
     let settings = AudioSettings::default();
     let mut sink = match format {
         AudioFormat::M4a => AudioSink::M4a(Writer::create(output, None, Some(&settings))?, Vec::new(), 0),

@@ -41,9 +41,7 @@ fn inspect(path: &Path) -> Result<Source> {
         .ok_or(Error::MissingStream { path: path.to_owned(), what: "no video stream" })?;
     let (index, params, time_base, rate) =
         (stream.index(), stream.parameters(), stream.time_base(), frame_rate(&stream));
-    let decoder = ffmpeg::codec::context::Context::from_parameters(params.clone())
-        .and_then(|c| c.decoder().video())
-        .map_err(Error::codec(path, "opening the video decoder"))?;
+    let decoder = crate::video_decoder(params.clone(), path)?;
     let size = (decoder.width(), decoder.height());
     let frames = input.packets().filter(|(s, _)| s.index() == index).count() as i64;
     Ok(Source { extradata: crate::smart::extradata(&params), params, size, time_base, rate, frames })
@@ -136,22 +134,10 @@ fn join(
         let audio =
             input.streams().best(ffmpeg::media::Type::Audio).map(|s| (s.index(), s.time_base(), s.parameters()));
         let mut audio_decoder = match &audio {
-            Some((_, _, p)) => Some(
-                ffmpeg::codec::context::Context::from_parameters(p.clone())
-                    .and_then(|c| c.decoder().audio())
-                    .map_err(Error::codec(path, "opening the audio decoder"))?,
-            ),
+            Some((_, _, p)) => Some(crate::audio_decoder(p.clone(), path)?),
             None => None,
         };
-        let mut video_decoder = if copyable {
-            None
-        } else {
-            Some(
-                ffmpeg::codec::context::Context::from_parameters(source.params.clone())
-                    .and_then(|c| c.decoder().video())
-                    .map_err(Error::codec(path, "opening the video decoder"))?,
-            )
-        };
+        let mut video_decoder = if copyable { None } else { Some(crate::video_decoder(source.params.clone(), path)?) };
         audio_out.begin(segment);
         let base = segment.frames_before * frame_ticks;
         let mut origin: Option<i64> = None;

@@ -133,9 +133,7 @@ pub fn cut_reencode_spans(
     let audio_settings = AudioSettings::default();
     let segments = plan(input, spans, rate, audio_settings.sample_rate)?;
 
-    let probe = ffmpeg::codec::context::Context::from_parameters(video_params.clone())
-        .and_then(|c| c.decoder().video())
-        .map_err(Error::codec(input, "opening the video decoder"))?;
+    let probe = crate::video_decoder(video_params.clone(), input)?;
     let (width, height) = (probe.width(), probe.height());
     drop(probe);
     let video = VideoSettings {
@@ -157,15 +155,9 @@ pub fn cut_reencode_spans(
 
     for segment in &segments {
         // Fresh decoders per segment: after a seek, nothing from before may come out.
-        let mut video_decoder = ffmpeg::codec::context::Context::from_parameters(video_params.clone())
-            .and_then(|c| c.decoder().video())
-            .map_err(Error::codec(input, "opening the video decoder"))?;
+        let mut video_decoder = crate::video_decoder(video_params.clone(), input)?;
         let mut audio_decoder = match &audio {
-            Some((_, _, params)) => Some(
-                ffmpeg::codec::context::Context::from_parameters(params.clone())
-                    .and_then(|c| c.decoder().audio())
-                    .map_err(Error::codec(input, "opening the audio decoder"))?,
-            ),
+            Some((_, _, params)) => Some(crate::audio_decoder(params.clone(), input)?),
             None => None,
         };
         let mut resampler = None;

@@ -55,6 +55,26 @@ pub fn init() {
     });
 }
 
+/// A decoder for a video stream's parameters, with an error naming the file.
+pub(crate) fn video_decoder(
+    params: ffmpeg_next::codec::Parameters,
+    path: &Path,
+) -> Result<ffmpeg_next::codec::decoder::Video> {
+    ffmpeg_next::codec::context::Context::from_parameters(params)
+        .and_then(|c| c.decoder().video())
+        .map_err(Error::codec(path, "opening the video decoder"))
+}
+
+/// A decoder for an audio stream's parameters, with an error naming the file.
+pub(crate) fn audio_decoder(
+    params: ffmpeg_next::codec::Parameters,
+    path: &Path,
+) -> Result<ffmpeg_next::codec::decoder::Audio> {
+    ffmpeg_next::codec::context::Context::from_parameters(params)
+        .and_then(|c| c.decoder().audio())
+        .map_err(Error::codec(path, "opening the audio decoder"))
+}
+
 /// Opens a media file for reading, with errors that say what is wrong with which file.
 pub(crate) fn open_input(path: &Path) -> Result<ffmpeg_next::format::context::Input> {
     init();

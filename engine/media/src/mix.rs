@@ -162,9 +162,7 @@ pub fn mix_audio(tracks: &[MixTrack], output: &Path, opts: &MixOptions, progress
             .best(ffmpeg::media::Type::Audio)
             .ok_or(Error::MissingStream { path: t.path.clone(), what: "no audio stream" })?;
         let index = stream.index();
-        let decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-            .and_then(|c| c.decoder().audio())
-            .map_err(Error::codec(&t.path, "opening the audio decoder"))?;
+        let decoder = crate::audio_decoder(stream.parameters(), &t.path)?;
         feeds.push(Feed { input, index, decoder, resampler: None, pts: 0, done: false, path: t.path.clone() });
     }
 

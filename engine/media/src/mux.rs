@@ -54,9 +54,7 @@ pub fn mux(video: &Path, audio: &Path, output: &Path, progress: Progress<'_>) ->
         .best(ffmpeg::media::Type::Audio)
         .ok_or(Error::MissingStream { path: audio.to_owned(), what: "no audio stream" })?;
     let (a_index, a_tb) = (a_stream.index(), a_stream.time_base());
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(a_stream.parameters())
-        .and_then(|c| c.decoder().audio())
-        .map_err(Error::codec(audio, "opening the audio decoder"))?;
+    let mut decoder = crate::audio_decoder(a_stream.parameters(), audio)?;
     let mut resampler = None;
     let mut sound = frame::Audio::empty();
     // The video's packets, read as the audio advances (memory holds about a second of

@@ -97,9 +97,7 @@ fn render_audio_track(track: &Track, output: &Path) -> Result<()> {
                 .best(ffmpeg::media::Type::Audio)
                 .ok_or(Error::MissingStream { path: path.clone(), what: "no audio stream" })?;
             let (index, tb) = (stream.index(), stream.time_base());
-            let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-                .and_then(|c| c.decoder().audio())
-                .map_err(Error::codec(&path, "opening the audio decoder"))?;
+            let mut decoder = crate::audio_decoder(stream.parameters(), &path)?;
             let target = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
             input.seek(target, ..target + 1).map_err(Error::codec(&path, "seeking"))?;
             let mut resampler = None;

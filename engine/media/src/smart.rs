@@ -91,9 +91,7 @@ fn smart_or_refuse(
     let audio_settings = AudioSettings::default();
     let segments = plan(input, spans, rate, audio_settings.sample_rate)?;
     let parameter_sets = avcc_parameter_sets(&params);
-    let probe_decoder = ffmpeg::codec::context::Context::from_parameters(params.clone())
-        .and_then(|c| c.decoder().video())
-        .map_err(Error::codec(input, "opening the video decoder"))?;
+    let probe_decoder = crate::video_decoder(params.clone(), input)?;
     let eligible =
         params.id() == codec::Id::H264 && parameter_sets.is_some() && probe_decoder.format() == format::Pixel::YUV420P;
     let Some((nal_length, source_sets)) = parameter_sets.filter(|_| eligible) else {
@@ -139,11 +137,7 @@ fn smart_or_refuse(
         cut.base = segment.frames_before * frame_ticks;
         audio_out.begin(segment);
         let mut audio_decoder = match &audio {
-            Some((_, _, p)) => Some(
-                ffmpeg::codec::context::Context::from_parameters(p.clone())
-                    .and_then(|c| c.decoder().audio())
-                    .map_err(Error::codec(input, "opening the audio decoder"))?,
-            ),
+            Some((_, _, p)) => Some(crate::audio_decoder(p.clone(), input)?),
             None => None,
         };
         let mut resampler = None;
@@ -313,9 +307,7 @@ impl Joiner<'_> {
         let input = self.input;
         // A fresh decoder per GOP, from the stream's parameters (its avcC tells it the NAL
         // format and holds the parameter sets).
-        let mut decoder = ffmpeg::codec::context::Context::from_parameters(self.params.clone())
-            .and_then(|c| c.decoder().video())
-            .map_err(Error::codec(input, "opening the video decoder"))?;
+        let mut decoder = crate::video_decoder(self.params.clone(), input)?;
         // Frames go to the encoder as they are decoded (in display order), so memory holds
         // a few frames, not the GOP; only the (small) encoded packets are collected.
         let mut encoder: Option<codec::encoder::video::Encoder> = None;

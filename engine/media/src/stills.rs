@@ -51,9 +51,7 @@ pub fn thumbnails(
         if !(time >= 0.0 && time.is_finite()) {
             return Err(Error::Unsupported { path: input.to_owned(), what: format!("thumbnail time {time}") });
         }
-        let mut decoder = ffmpeg::codec::context::Context::from_parameters(params.clone())
-            .and_then(|c| c.decoder().video())
-            .map_err(Error::codec(input, "opening the video decoder"))?;
+        let mut decoder = crate::video_decoder(params.clone(), input)?;
         let target = (time * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
         source.seek(target, ..target + 1).map_err(Error::codec(input, "seeking"))?;
         let mut decoded = frame::Video::empty();
@@ -163,9 +161,7 @@ fn read_image(path: &Path) -> Result<frame::Video> {
         .best(ffmpeg::media::Type::Video)
         .ok_or(Error::MissingStream { path: path.to_owned(), what: "no picture" })?;
     let index = stream.index();
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().video())
-        .map_err(Error::codec(path, "opening the image decoder"))?;
+    let mut decoder = crate::video_decoder(stream.parameters(), path)?;
     let mut picture = frame::Video::empty();
     for (s, packet) in input.packets() {
         if s.index() != index {

@@ -171,9 +171,7 @@ pub fn read_markers(path: &Path) -> Result<Vec<u32>> {
         .best(ffmpeg::media::Type::Video)
         .ok_or(Error::MissingStream { path: path.to_owned(), what: "no video stream" })?;
     let index = stream.index();
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-        .and_then(|c| c.decoder().video())
-        .map_err(Error::codec(path, "opening the video decoder"))?;
+    let mut decoder = crate::video_decoder(stream.parameters(), path)?;
     let mut markers = Vec::new();
     let mut frame = frame::Video::empty();
     for (stream, packet) in input.packets() {

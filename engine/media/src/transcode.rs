@@ -107,16 +107,10 @@ pub fn transcode(input: &Path, output: &Path, opts: &TranscodeOptions, progress:
     let rate = frame_rate(&video_stream);
     let duration =
         if source.duration() > 0 { source.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE) } else { 0.0 };
-    let mut decoder = ffmpeg::codec::context::Context::from_parameters(video_stream.parameters())
-        .and_then(|c| c.decoder().video())
-        .map_err(Error::codec(input, "opening the video decoder"))?;
+    let mut decoder = crate::video_decoder(video_stream.parameters(), input)?;
     let audio = source.streams().best(ffmpeg::media::Type::Audio).map(|s| (s.index(), s.time_base(), s.parameters()));
     let mut audio_decoder = match &audio {
-        Some((_, _, p)) => Some(
-            ffmpeg::codec::context::Context::from_parameters(p.clone())
-                .and_then(|c| c.decoder().audio())
-                .map_err(Error::codec(input, "opening the audio decoder"))?,
-        ),
+        Some((_, _, p)) => Some(crate::audio_decoder(p.clone(), input)?),
         None => None,
     };
     let src_size = (decoder.width(), decoder.height());
