@@ -68,6 +68,7 @@ impl Sandbox {
             .current_dir(self.dir.path())
             .env("REELFLOW_DATA_DIR", self.dir.path().join("data"))
             .env("REELFLOW_WORKFLOWS_DIR", repo_root().join("workflows"))
+            .env("REELFLOW_MODELS_DIR", repo_root().join("models"))
             .env_remove("REELFLOW_CONFIG")
             .env_remove("REELFLOW_CACHE");
         cmd

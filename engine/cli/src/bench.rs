@@ -28,6 +28,8 @@ pub enum BenchCommand {
     Api(crate::bench_api::ApiBenchArgs),
     /// Smart cut and join against the `ffmpeg` command re-encoding the same segments.
     Media(crate::bench_media::MediaBenchArgs),
+    /// LLM prompt and decode tokens/s on mistral.rs against llama.cpp on the same GGUF.
+    Llm(crate::bench_llm::LlmBenchArgs),
 }
 
 #[derive(serde::Serialize)]
@@ -44,6 +46,7 @@ pub fn bench(what: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Engine { nodes, runs, json } => (nodes, runs, json),
         BenchCommand::Api(args) => return crate::bench_api::bench_api(args),
         BenchCommand::Media(args) => return crate::bench_media::bench_media(args),
+        BenchCommand::Llm(args) => return crate::bench_llm::bench_llm(args),
     };
     let rt = tokio::runtime::Runtime::new()?;
     let dir = tempfile_dir()?;

@@ -5,7 +5,9 @@
 
 mod bench;
 mod bench_api;
+mod bench_llm;
 mod bench_media;
+mod models;
 mod progress;
 mod run;
 mod serve;
@@ -59,6 +61,11 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Execute queued runs from the store, beside a server or other workers.
     Worker(serve::WorkerArgs),
+    /// Local LLM models: what the manifest lists, what is installed.
+    Models {
+        #[command(subcommand)]
+        what: models::ModelsCommand,
+    },
     /// Measure the engine.
     Bench {
         #[command(subcommand)]
@@ -113,6 +120,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => serve::serve(config(&cli)?, args),
         Command::Worker(args) => serve::worker(config(&cli)?, args),
+        Command::Models { what } => models::models(runtime(&cli)?.llm(), what),
         Command::Bench { what } => bench::bench(what),
     }
 }

@@ -111,7 +111,7 @@ impl EventPrinter for ProgressView {
                 }
                 self.done(node);
             }
-            EventKind::NodeFailed { node, error, attempt, will_retry } => {
+            EventKind::NodeFailed { node, error, attempt, will_retry, .. } => {
                 let first = error.first().map_or("", String::as_str);
                 if *will_retry {
                     self.line(format!("↻ {node} attempt {attempt} failed: {first}; retrying"));

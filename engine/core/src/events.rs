@@ -7,6 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::node::ErrorKind;
+
 /// One event with its position in the run's stream.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Event {
@@ -58,6 +60,9 @@ pub enum EventKind {
     NodeFailed {
         node: String,
         error: Vec<String>,
+        /// What kind of failure, for callers that map failures onto their own codes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<ErrorKind>,
         attempt: u32,
         will_retry: bool,
     },

@@ -24,7 +24,7 @@ use tracing::Instrument;
 use crate::cache::Cache;
 use crate::events::{EventBus, EventKind, EventSink, RunStatus};
 use crate::expr::ExprScope;
-use crate::node::{NodeCtx, NodeError, NodeInputs, Outputs, ResourceClass};
+use crate::node::{ErrorKind, NodeCtx, NodeError, NodeInputs, Outputs, ResourceClass};
 use crate::plan::{Binding, Plan, PlanKind, PlanNode};
 use crate::source::{PathSeg, path_text};
 use crate::value::Value;
@@ -116,6 +116,9 @@ pub struct NodeReport {
     /// The error chain (failed) or the reason (skipped, cancelled).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Vec<String>>,
+    /// What kind of failure, when the node failed with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ErrorKind>,
 }
 
 /// What a run produced.
@@ -132,10 +135,12 @@ pub struct RunReport {
 impl RunReport {
     /// The first failure, for one-line messages.
     pub fn first_error(&self) -> Option<(String, Vec<String>)> {
-        self.nodes
-            .iter()
-            .find(|(_, r)| r.state == NodeState::Failed)
-            .map(|(id, r)| (id.clone(), r.error.clone().unwrap_or_default()))
+        self.first_failure().map(|(id, r)| (id.to_string(), r.error.clone().unwrap_or_default()))
+    }
+
+    /// The first failed node's report (its error chain and kind).
+    pub fn first_failure(&self) -> Option<(&str, &NodeReport)> {
+        self.nodes.iter().find(|(_, r)| r.state == NodeState::Failed).map(|(id, r)| (id.as_str(), r))
     }
 }
 
@@ -210,6 +215,7 @@ impl Executor {
                 attempts: 0,
                 duration_ms: 0,
                 error: Some(vec!["not run".into()]),
+                kind: None,
             });
             match report.state {
                 NodeState::Failed => status = RunStatus::Failed,
@@ -273,7 +279,8 @@ fn run_graph(
                     }
                     let state =
                         if matches!(outcome, Outcome::Cancelled) { NodeState::Cancelled } else { NodeState::Skipped };
-                    reports[i] = Some(NodeReport { state, attempts: 0, duration_ms: 0, error: Some(vec![reason]) });
+                    reports[i] =
+                        Some(NodeReport { state, attempts: 0, duration_ms: 0, error: Some(vec![reason]), kind: None });
                     outcomes[i] = Some(outcome);
                     release(&plan.nodes[i], &mut waiting, &mut ready);
                     continue;
@@ -392,20 +399,23 @@ async fn run_node(
     let finish = |outcome: Outcome, state: NodeState, attempts: u32, error: Option<Vec<String>>| Finished {
         index,
         outcome,
-        report: NodeReport { state, attempts, duration_ms: started.elapsed().as_millis() as u64, error },
+        report: NodeReport { state, attempts, duration_ms: started.elapsed().as_millis() as u64, error, kind: None },
     };
     let cancelled = |attempts: u32| {
         shared.bus.emit(EventKind::NodeCancelled { node: full_id.clone() });
         finish(Outcome::Cancelled, NodeState::Cancelled, attempts, Some(vec!["run cancelled".into()]))
     };
-    let fail = |chain: Vec<String>, attempts: u32| {
+    let fail = |chain: Vec<String>, kind: Option<ErrorKind>, attempts: u32| {
         shared.bus.emit(EventKind::NodeFailed {
             node: full_id.clone(),
             error: chain.clone(),
+            kind,
             attempt: attempts,
             will_retry: false,
         });
-        finish(Outcome::Failed(chain.clone()), NodeState::Failed, attempts, Some(chain))
+        let mut failed = finish(Outcome::Failed(chain.clone()), NodeState::Failed, attempts, Some(chain));
+        failed.report.kind = kind;
+        failed
     };
 
     if let (Some(when), Some(scope)) = (&node.when, &scope) {
@@ -416,18 +426,22 @@ async fn run_node(
                 shared.bus.emit(EventKind::NodeSkipped { node: full_id.clone(), reason: reason.clone() });
                 return finish(Outcome::Skipped(reason.clone()), NodeState::Skipped, 0, Some(vec![reason]));
             }
-            Err(e) => return fail(vec![format!("evaluating `when`: {e}")], 0),
+            Err(e) => return fail(vec![format!("evaluating `when`: {e}")], Some(ErrorKind::InvalidInput), 0),
         }
     }
     let params = match resolve_params(node, scope.as_ref()) {
         Ok(p) => p,
-        Err(msg) => return fail(vec![msg], 0),
+        Err(msg) => return fail(vec![msg], Some(ErrorKind::InvalidInput), 0),
     };
     let mut values = values;
     for (port, value) in values.iter_mut() {
         if let Some(ty) = node.input_types.get(port) {
             if !matches!(value, Value::Null) && !ty.check(value) {
-                return fail(vec![format!("input `{port}` must be {ty}, got {}", value.type_name())], 0);
+                return fail(
+                    vec![format!("input `{port}` must be {ty}, got {}", value.type_name())],
+                    Some(ErrorKind::InvalidInput),
+                    0,
+                );
             }
             *value = ty.coerce(std::mem::take(value));
         }
@@ -448,7 +462,7 @@ async fn run_node(
                 Err(MapError::Cancelled) => {
                     finish(Outcome::Cancelled, NodeState::Cancelled, 1, Some(vec!["cancelled".into()]))
                 }
-                Err(MapError::Failed(chain)) => fail(chain, 1),
+                Err(MapError::Failed(chain)) => fail(chain, None, 1),
             };
         }
     };
@@ -471,8 +485,8 @@ async fn run_node(
                     return finish(Outcome::Done(Arc::new(outputs)), NodeState::Cached, 0, None);
                 }
                 Ok(Ok((key, None))) => Some(key),
-                Ok(Err(e)) => return fail(vec![format!("hashing inputs for the cache: {e}")], 0),
-                Err(e) => return fail(vec![format!("hashing inputs for the cache: {e}")], 0),
+                Ok(Err(e)) => return fail(vec![format!("hashing inputs for the cache: {e}")], None, 0),
+                Err(e) => return fail(vec![format!("hashing inputs for the cache: {e}")], None, 0),
             }
         }
         _ => None,
@@ -541,10 +555,11 @@ async fn run_node(
             return cancelled(attempt);
         }
         let chain = error.chain();
+        let kind = error.kind();
         if !(error.is_retryable() && attempt < node.retry.attempts) {
-            return fail(chain, attempt);
+            return fail(chain, kind, attempt);
         }
-        shared.bus.emit(EventKind::NodeFailed { node: full_id.clone(), error: chain, attempt, will_retry: true });
+        shared.bus.emit(EventKind::NodeFailed { node: full_id.clone(), error: chain, kind, attempt, will_retry: true });
         let delay = node.retry.delay_before(attempt + 1, rand::random::<f64>());
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

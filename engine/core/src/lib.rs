@@ -51,7 +51,9 @@ pub use error::{Error, Result};
 pub use events::{ChannelSink, CollectSink, Event, EventBus, EventKind, EventSink, LogLevel, NullSink, RunStatus};
 pub use executor::{Executor, NodeReport, NodeState, ResourceLimits, RunReport, RunRequest};
 pub use expr::{CompiledExpr, ExprError, ExprScope, ExpressionEngine, NoExpressions, expression_in, referenced_nodes};
-pub use node::{Node, NodeCtx, NodeError, NodeInputs, NodePorts, NodeSpec, Outputs, PortSpec, ResourceClass};
+pub use node::{
+    ErrorKind, Node, NodeCtx, NodeError, NodeInputs, NodePorts, NodeSpec, Outputs, PortSpec, ResourceClass,
+};
 pub use plan::{Binding, ParamTemplate, Plan, PlanInput, PlanKind, PlanNode, PlanOutput, Retry, value_from_text};
 pub use registry::{MAP_OP, Registry, map_spec};
 pub use source::{Doc, DocKind, MAX_SOURCE_BYTES, PathSeg, SourceFile, Span};

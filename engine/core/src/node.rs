@@ -135,10 +135,35 @@ pub struct NodePorts {
     pub outputs: Vec<PortSpec>,
 }
 
+/// What kind of failure a node had, in words a caller can act on: API adapters map these onto
+/// their documented error codes (a missing model is clipsmaster's 1003, say) without parsing
+/// messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Params or inputs that are wrong in themselves.
+    InvalidInput,
+    /// A file the node was given does not exist or cannot be opened.
+    FileNotFound,
+    /// A file exists but is not in a format the node reads.
+    UnsupportedFormat,
+    /// A model the node needs is not installed where the manifest says it should be.
+    ModelUnavailable,
+    /// The work would not fit in the memory (or other budget) the node may use.
+    ResourceExhausted,
+    /// Encoding or rendering the output failed.
+    RenderFailed,
+    Timeout,
+    Cancelled,
+}
+
 /// Why a node failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NodeError {
+    /// A failure with a [`ErrorKind`] callers may rely on.
+    #[error("{message}")]
+    Kind { kind: ErrorKind, message: String },
     #[error("{0}")]
     Failed(String),
     #[error("invalid params: {0}")]
@@ -178,9 +203,30 @@ impl NodeError {
         out
     }
 
-    /// Bad params or inputs fail the same way every time; retrying them is pointless.
+    /// A failure of a kind callers can map onto their own codes.
+    pub fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        NodeError::Kind { kind, message: message.into() }
+    }
+
+    /// The kind of failure, where there is a better word for it than "failed".
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            NodeError::Kind { kind, .. } => Some(*kind),
+            NodeError::Params(_) | NodeError::Input { .. } => Some(ErrorKind::InvalidInput),
+            NodeError::Cancelled => Some(ErrorKind::Cancelled),
+            NodeError::Timeout(_) => Some(ErrorKind::Timeout),
+            NodeError::Failed(_) | NodeError::Source { .. } => None,
+        }
+    }
+
+    /// Bad params or inputs, missing files and models fail the same way every time;
+    /// retrying them is pointless.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self, NodeError::Params(_) | NodeError::Input { .. } | NodeError::Cancelled)
+        match self {
+            NodeError::Params(_) | NodeError::Input { .. } | NodeError::Cancelled => false,
+            NodeError::Kind { kind, .. } => matches!(kind, ErrorKind::RenderFailed | ErrorKind::Timeout),
+            _ => true,
+        }
     }
 }
 

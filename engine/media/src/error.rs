@@ -33,3 +33,21 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Media failures keep their kind in a workflow, so API adapters can map them onto their
+/// codes (a missing file, a file that is not media, an encode that failed).
+impl From<Error> for reelflow_core::NodeError {
+    fn from(e: Error) -> Self {
+        use reelflow_core::{ErrorKind, NodeError};
+        let kind = match &e {
+            Error::Cancelled => return NodeError::Cancelled,
+            Error::NotFound { .. } => ErrorKind::FileNotFound,
+            Error::Unreadable { .. } | Error::MissingStream { .. } | Error::Unsupported { .. } => {
+                ErrorKind::UnsupportedFormat
+            }
+            Error::Codec { .. } => ErrorKind::RenderFailed,
+            Error::Io { .. } => return NodeError::failed(e.to_string()),
+        };
+        NodeError::of_kind(kind, e.to_string())
+    }
+}

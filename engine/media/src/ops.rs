@@ -53,7 +53,7 @@ async fn with_progress<T: Send + 'static>(
                 return match joined {
                     Ok(Ok(value)) => Ok(value),
                     Ok(Err(crate::Error::Cancelled)) => Err(NodeError::Cancelled),
-                    Ok(Err(e)) => Err(NodeError::failed(e.to_string())),
+                    Ok(Err(e)) => Err(NodeError::from(e)),
                     Err(e) => Err(NodeError::failed(format!("{label} panicked: {e}"))),
                 };
             }
@@ -121,9 +121,7 @@ impl Node for Probe {
             return Err(NodeError::failed("input `file` must be a file"));
         };
         let path = file.path.clone();
-        let info = ctx
-            .blocking(move |_| crate::probe(&path, params.keyframes).map_err(|e| NodeError::failed(e.to_string())))
-            .await?;
+        let info = ctx.blocking(move |_| crate::probe(&path, params.keyframes).map_err(NodeError::from)).await?;
         let duration = info.duration;
         let json = serde_json::to_value(&info).map_err(|e| NodeError::failed(e.to_string()))?;
         let mut out = Outputs::default();

@@ -37,6 +37,34 @@ pub struct Config {
     pub limits: ResourceLimits,
     pub server: ServerConfig,
     pub worker: WorkerConfig,
+    pub llm: LlmSection,
+}
+
+/// `[llm]`: local models for the `llm.*` ops.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSection {
+    /// Holds `models.yaml` and the model files. Env: `REELFLOW_MODELS_DIR`.
+    pub models_dir: PathBuf,
+    /// The operator's active-model config (language → model); the shipped
+    /// `<models_dir>/active_model.yaml` is used while this file does not exist.
+    pub active_config: PathBuf,
+    /// Memory all loaded models may take together (`8GiB`), or `auto`: half of the
+    /// machine's RAM. Env: `REELFLOW_LLM_MEMORY`.
+    pub memory_budget: String,
+    /// Requests one model generates at once; mistral.rs batches them.
+    pub max_concurrent: usize,
+}
+
+impl Default for LlmSection {
+    fn default() -> Self {
+        LlmSection {
+            models_dir: PathBuf::from("models"),
+            active_config: PathBuf::from(reelflow_llm::ACTIVE_CONFIG),
+            memory_budget: "auto".into(),
+            max_concurrent: 8,
+        }
+    }
 }
 
 /// `[server]`: the HTTP API of `reelflow serve`.
@@ -111,6 +139,7 @@ impl Default for Config {
             limits: ResourceLimits::default(),
             server: ServerConfig::default(),
             worker: WorkerConfig::default(),
+            llm: LlmSection::default(),
         }
     }
 }
@@ -206,6 +235,12 @@ impl Config {
         if let Some(v) = var("REELFLOW_MAX_UPLOAD") {
             self.server.max_upload = v;
         }
+        if let Some(dir) = var("REELFLOW_MODELS_DIR") {
+            self.llm.models_dir = dir.into();
+        }
+        if let Some(v) = var("REELFLOW_LLM_MEMORY") {
+            self.llm.memory_budget = v;
+        }
         if let Some(v) = var("REELFLOW_LEASE") {
             self.worker.lease = DurationSpec::Text(v);
         }
@@ -225,6 +260,10 @@ impl Config {
             return Err(self.config_err(format!(
                 "worker.heartbeat ({heartbeat:?}) must be at most half of worker.lease ({lease:?}), or live runs lose their lease"
             )));
+        }
+        self.llm_memory_budget_mb()?;
+        if self.llm.max_concurrent == 0 {
+            return Err(self.config_err("llm.max_concurrent must be at least 1".into()));
         }
         if self.worker.slots == 0 {
             return Err(self.config_err("worker.slots must be at least 1".into()));
@@ -276,6 +315,26 @@ impl Config {
         parse_size(&self.server.max_upload).map_err(|m| self.config_err(format!("server.max_upload: {m}")))
     }
 
+    /// `[llm] memory_budget` in MiB (`auto`: half of the RAM, or 8 GiB when it cannot be read).
+    pub fn llm_memory_budget_mb(&self) -> Result<u64> {
+        if self.llm.memory_budget.trim() == "auto" {
+            return Ok(total_memory_bytes().map_or(8192, |b| b / 2 / (1024 * 1024)));
+        }
+        parse_size(&self.llm.memory_budget)
+            .map(|b| b / (1024 * 1024))
+            .map_err(|m| self.config_err(format!("llm.memory_budget: {m}")))
+    }
+
+    /// The LLM layer's settings, with relative paths made absolute against `base`.
+    pub fn llm_config(&self, base: &Path) -> Result<reelflow_llm::LlmConfig> {
+        Ok(reelflow_llm::LlmConfig {
+            models_dir: base.join(&self.llm.models_dir),
+            active_config: base.join(&self.llm.active_config),
+            memory_budget_mb: self.llm_memory_budget_mb()?,
+            max_concurrent: self.llm.max_concurrent,
+        })
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("reelflow.db")
     }
@@ -303,6 +362,14 @@ impl Config {
     pub fn cache_max_bytes(&self) -> Result<u64> {
         parse_size(&self.cache.max_size).map_err(|message| Error::Config { path: CONFIG_FILE.into(), message })
     }
+}
+
+/// `MemTotal` from /proc/meminfo.
+fn total_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Parses `10GiB`, `1.5 GB`, `500M`, `4096` into bytes.

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use reelflow_core::{Cache, Executor, Plan, Registry, SourceFile, load_workflow};
+use reelflow_llm::Llm;
 use reelflow_script::RhaiExpressions;
 
-pub use config::{AuthMode, CONFIG_FILE, CacheConfig, Config, ServerConfig, WorkerConfig, parse_size};
+pub use config::{AuthMode, CONFIG_FILE, CacheConfig, Config, LlmSection, ServerConfig, WorkerConfig, parse_size};
 pub use error::{Error, Result};
 pub use paths::InputRoots;
 
@@ -24,6 +25,7 @@ pub struct Runtime {
     registry: Arc<Registry>,
     expressions: Arc<RhaiExpressions>,
     executor: Arc<Executor>,
+    llm: Arc<Llm>,
 }
 
 impl Runtime {
@@ -34,14 +36,16 @@ impl Runtime {
                 std::env::current_dir().map_err(|source| Error::Read { path: config.data_dir.clone(), source })?;
             config.data_dir = cwd.join(&config.data_dir);
         }
-        let registry = Arc::new(build_registry());
+        let cwd = std::env::current_dir().map_err(|source| Error::Read { path: ".".into(), source })?;
+        let llm = Llm::new(config.llm_config(&cwd)?);
+        let registry = Arc::new(build_registry(llm.clone()));
         let cache = if config.cache.enabled {
             Some(Arc::new(Cache::open(config.cache_dir(), config.cache_max_bytes()?)?))
         } else {
             None
         };
         let executor = Arc::new(Executor::new(config.limits.clone(), cache));
-        Ok(Runtime { config, registry, expressions: Arc::new(RhaiExpressions::new()), executor })
+        Ok(Runtime { config, registry, expressions: Arc::new(RhaiExpressions::new()), executor, llm })
     }
 
     pub fn config(&self) -> &Config {
@@ -54,6 +58,11 @@ impl Runtime {
 
     pub fn executor(&self) -> &Arc<Executor> {
         &self.executor
+    }
+
+    /// The model registry and pool behind the `llm.*` ops.
+    pub fn llm(&self) -> &Arc<Llm> {
+        &self.llm
     }
 
     /// Parses and validates workflow text; relative paths in it resolve against `base_dir`.
@@ -97,13 +106,15 @@ impl Runtime {
 }
 
 /// Every operator this build knows: the core's built-ins, the `script` op, the media ops,
-/// subtitles and the timeline export.
-pub fn build_registry() -> Registry {
+/// subtitles, the timeline export, the LLM ops served by `llm`, and the clip-remix planner.
+pub fn build_registry(llm: Arc<Llm>) -> Registry {
     let mut reg = Registry::with_builtins();
     reelflow_script::register(&mut reg).expect("op names are unique");
     reelflow_media::register(&mut reg).expect("op names are unique");
     reelflow_subtitles::register(&mut reg).expect("op names are unique");
     reelflow_timeline::register(&mut reg).expect("op names are unique");
+    reelflow_llm::register(&mut reg, llm).expect("op names are unique");
+    reelflow_remix::register(&mut reg).expect("op names are unique");
     reg
 }
 

@@ -50,10 +50,23 @@ fn invalid_workflows_come_back_as_diagnostics() {
 }
 
 #[test]
-fn the_registry_has_core_and_script_ops() {
-    let reg = reelflow_runtime::build_registry();
-    assert!(reg.get("text.template").is_some());
-    assert!(reg.get("script").is_some());
+fn the_registry_has_every_crates_ops() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path());
+    let reg = rt.registry();
+    for op in [
+        "text.template",
+        "script",
+        "media.cut",
+        "subtitles.parse",
+        "timeline.export",
+        "llm.chat",
+        "llm.json",
+        "remix.prompt",
+        "remix.assemble",
+    ] {
+        assert!(reg.get(op).is_some(), "{op} is registered");
+    }
 }
 
 #[test]

@@ -59,6 +59,14 @@ impl ApiError {
         self
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} `{id}`"))
     }

@@ -12,6 +12,7 @@
 //! | `GET /api/v1/workflows[/{name}]`, `POST /api/v1/workflows/validate`, `GET /api/v1/nodes` | what can run |
 //! | `POST /api/v1/uploads`, `GET /api/v1/artifacts/{id}` | inputs in (multipart, sha256-deduplicated), outputs out (Range) |
 //! | `GET /health`, `GET /metrics`, `GET /openapi.json`, `GET /docs` | operations |
+//! | `POST /api/v1/generate`, `GET /api/v1/status`, `GET /api/v1/models` | the clipsmaster document's API, in its own shapes |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+mod clipsmaster;
 mod docs;
 mod error;
 mod events;
@@ -69,6 +71,10 @@ pub fn app(state: AppState) -> Router {
             post(files::upload).layer(DefaultBodyLimit::max(max_upload.saturating_add(64 * 1024))),
         )
         .route("/api/v1/artifacts/{id}", get(files::artifact))
+        // The clipsmaster document's API (../shared/spec/clipsmaster-api.md).
+        .route("/api/v1/generate", post(clipsmaster::generate))
+        .route("/api/v1/status", get(clipsmaster::status))
+        .route("/api/v1/models", get(clipsmaster::models))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(docs::openapi_json))

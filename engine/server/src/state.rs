@@ -63,6 +63,7 @@ impl AppState {
         let roots = InputRoots::new(std::iter::once(uploads).chain(config.server.input_roots.iter().cloned()));
         let mut registry = Registry::default();
         parts.worker_metrics.register(&mut registry);
+        parts.runtime.llm().metrics().register(&mut registry);
         let http = HttpMetrics::default();
         http.register(&mut registry);
         let server = &config.server;

@@ -246,6 +246,7 @@ fn event(run_id: &str, seq: u64) -> Event {
         _ => EventKind::NodeFailed {
             node: "cut".into(),
             error: vec!["outer".into(), "inner".into()],
+            kind: Some(reelflow_core::ErrorKind::RenderFailed),
             attempt: 2,
             will_retry: true,
         },

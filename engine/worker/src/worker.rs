@@ -420,7 +420,13 @@ fn run_error(report: &RunReport) -> Option<serde_json::Value> {
                 .nodes
                 .iter()
                 .filter(|(_, n)| n.state == NodeState::Failed)
-                .map(|(id, n)| serde_json::json!({"node": id, "error": n.error.clone().unwrap_or_default()}))
+                .map(|(id, n)| {
+                    let mut failure = serde_json::json!({"node": id, "error": n.error.clone().unwrap_or_default()});
+                    if let Some(kind) = n.kind {
+                        failure["kind"] = serde_json::to_value(kind).unwrap_or_default();
+                    }
+                    failure
+                })
                 .collect();
             let message = match report.first_error() {
                 Some((node, chain)) => format!("node `{node}` failed: {}", chain.join(": ")),
@@ -512,7 +518,7 @@ fn track_node(
             (node, record(NodeRunState::Succeeded, attempts, *duration_ms, None))
         }
         EventKind::NodeCached { node } => (node, record(NodeRunState::Cached, 0, 0, None)),
-        EventKind::NodeFailed { node, error, attempt, will_retry: false } => {
+        EventKind::NodeFailed { node, error, attempt, will_retry: false, .. } => {
             (node, record(NodeRunState::Failed, *attempt, 0, Some(error.clone())))
         }
         EventKind::NodeSkipped { node, reason } => {

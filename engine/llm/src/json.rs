@@ -1,0 +1,133 @@
+//! JSON that matches a schema: generation constrained by the schema's grammar, then checked
+//! with a JSON Schema validator (the grammar covers structure, not every keyword), with one
+//! repair round that shows the model its mistakes.
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::chat::{ChatOutput, ChatRequest, Message, Role, Sampling, Usage, generate};
+use crate::error::LlmError;
+use crate::metrics::LlmMetrics;
+use crate::pool::ModelLease;
+
+/// A schema-valid answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JsonOutput {
+    pub value: serde_json::Value,
+    pub text: String,
+    /// 1, or 2 when the repair round was needed.
+    pub attempts: u32,
+    /// Summed over the attempts.
+    pub usage: Usage,
+    pub model: String,
+    pub quant: String,
+}
+
+/// Generates JSON valid against `schema`. The schema is also shown to the model in the
+/// system prompt, so field names and descriptions guide what it writes.
+pub async fn generate_json(
+    model: &ModelLease,
+    messages: &[Message],
+    sampling: &Sampling,
+    schema: &serde_json::Value,
+    metrics: &LlmMetrics,
+    cancel: &CancellationToken,
+    mut on_token: impl FnMut(&str, usize),
+) -> Result<JsonOutput, LlmError> {
+    let validator =
+        jsonschema::validator_for(schema).map_err(|e| LlmError::Request(format!("the JSON Schema is invalid: {e}")))?;
+    let mut conversation = with_schema_instructions(messages, schema);
+    let grammar = compact_grammar(schema);
+    let mut usage = Usage::default();
+    let mut last_problem = String::new();
+    for attempt in 1..=2u32 {
+        let request = ChatRequest {
+            messages: conversation.clone(),
+            sampling: sampling.clone(),
+            json_schema: Some(grammar.clone()),
+        };
+        let output: ChatOutput = generate(model, &request, metrics, cancel, &mut on_token).await?;
+        add_usage(&mut usage, &output.usage);
+        let problem = match serde_json::from_str::<serde_json::Value>(output.text.trim()) {
+            Ok(value) => {
+                let errors: Vec<String> = validator
+                    .iter_errors(&value)
+                    .take(8)
+                    .map(|e| {
+                        let at = e.instance_path().as_str().to_string();
+                        if at.is_empty() { e.to_string() } else { format!("at {at}: {e}") }
+                    })
+                    .collect();
+                if errors.is_empty() {
+                    return Ok(JsonOutput {
+                        value,
+                        text: output.text,
+                        attempts: attempt,
+                        usage,
+                        model: output.model,
+                        quant: output.quant,
+                    });
+                }
+                errors.join("; ")
+            }
+            Err(e) if output.finish_reason == "length" => {
+                format!("the answer was cut off at max_tokens before the JSON ended ({e})")
+            }
+            Err(e) => format!("not JSON: {e}"),
+        };
+        tracing::debug!(attempt, problem = %problem, "JSON answer rejected");
+        conversation.push(Message::new(Role::Assistant, output.text));
+        conversation.push(Message::new(
+            Role::User,
+            format!("That answer is not valid: {problem}. Reply again with only the corrected JSON."),
+        ));
+        last_problem = problem;
+    }
+    Err(LlmError::Schema(format!("{last_problem} (after a repair attempt)")))
+}
+
+/// The schema as the grammar engine gets it: JSON on one line, `", "` and `": "` between
+/// items, no other whitespace. With whitespace allowed anywhere, small models happily emit
+/// newlines until `max_tokens`. A schema that sets its own `x-guidance` keeps it.
+fn compact_grammar(schema: &serde_json::Value) -> serde_json::Value {
+    let mut grammar = schema.clone();
+    if let Some(obj) = grammar.as_object_mut()
+        && !obj.contains_key("x-guidance")
+    {
+        obj.insert(
+            "x-guidance".into(),
+            serde_json::json!({"whitespace_flexible": false, "item_separator": ", ", "key_separator": ": "}),
+        );
+    }
+    grammar
+}
+
+/// The caller's messages with the schema added to the system prompt (a new system message
+/// when there is none).
+fn with_schema_instructions(messages: &[Message], schema: &serde_json::Value) -> Vec<Message> {
+    let instructions = format!(
+        "Answer with a single JSON value and nothing else. It must match this JSON Schema:\n{}",
+        serde_json::to_string(schema).unwrap_or_default()
+    );
+    let mut out = messages.to_vec();
+    match out.iter_mut().find(|m| m.role == Role::System) {
+        Some(system) => {
+            system.content.push_str("\n\n");
+            system.content.push_str(&instructions);
+        }
+        None => out.insert(0, Message::new(Role::System, instructions)),
+    }
+    out
+}
+
+fn add_usage(total: &mut Usage, more: &Usage) {
+    let seconds = |tokens: usize, rate: f64| if rate > 0.0 { tokens as f64 / rate } else { 0.0 };
+    total.prompt_tokens += more.prompt_tokens;
+    total.completion_tokens += more.completion_tokens;
+    total.prompt_seconds += more.prompt_seconds.max(seconds(more.prompt_tokens, more.prompt_tokens_per_second));
+    total.decode_seconds += more.decode_seconds.max(seconds(more.completion_tokens, more.decode_tokens_per_second));
+    total.prompt_tokens_per_second =
+        if total.prompt_seconds > 0.0 { total.prompt_tokens as f64 / total.prompt_seconds } else { 0.0 };
+    total.decode_tokens_per_second =
+        if total.decode_seconds > 0.0 { total.completion_tokens as f64 / total.decode_seconds } else { 0.0 };
+}
