@@ -32,6 +32,10 @@ pub enum Error {
     /// The run is in a state that does not allow the action (e.g. requeueing a running run).
     #[error("run `{id}` is {state}; cannot {action} it")]
     Conflict { id: String, state: RunState, action: &'static str },
+    /// A request the store cannot carry out as asked (a batch with `parallel: 0`, an
+    /// unknown batch).
+    #[error("{0}")]
+    Invalid(String),
     /// A `list_runs` cursor that this store did not hand out.
     #[error("invalid run list cursor `{0}`")]
     InvalidCursor(String),

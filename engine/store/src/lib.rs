@@ -43,12 +43,14 @@
 //! # }
 //! ```
 
+mod batch;
 mod error;
 mod migrations;
 mod model;
 mod run_store;
 mod sqlite;
 
+pub use batch::{BatchRecord, Delivery, ErrorPolicy, NewBatch, NotificationState};
 pub use error::{BoxError, Error, Result};
 pub use migrations::SCHEMA_VERSION;
 pub use model::{

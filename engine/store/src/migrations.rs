@@ -82,6 +82,26 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX artifacts_by_run ON artifacts (run_id, created_at);
     "#,
+    // 2: batches. A run may belong to one; its place in the batch orders the batch's runs.
+    r#"
+    CREATE TABLE batches (
+        id                  TEXT PRIMARY KEY,
+        parallel            INTEGER NOT NULL CHECK (parallel >= 1),
+        error_policy        TEXT NOT NULL CHECK (error_policy IN ('continue', 'stop')),
+        notification_url    TEXT,
+        request             TEXT NOT NULL,
+        created_at          INTEGER NOT NULL,
+        notify_attempts     INTEGER NOT NULL DEFAULT 0,
+        notify_next_at      INTEGER,
+        notify_delivered_at INTEGER,
+        notify_error        TEXT
+    ) STRICT;
+    ALTER TABLE runs ADD COLUMN batch_id TEXT REFERENCES batches (id);
+    ALTER TABLE runs ADD COLUMN batch_index INTEGER;
+    -- claim_next counts each batch's running runs; batch_runs lists them in order.
+    CREATE INDEX runs_by_batch ON runs (batch_id, status);
+    CREATE INDEX batches_by_notify ON batches (notify_next_at);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use reelflow_core::Event;
 
+use crate::batch::{BatchRecord, Delivery, NewBatch};
 use crate::error::Result;
 use crate::model::{
     ArtifactRecord, Lease, NewRun, NodeRunRecord, Page, RunFilter, RunOutcome, RunRecord, RunState, UploadRecord,
@@ -95,4 +96,23 @@ pub trait RunStore: Send + Sync {
 
     /// How many runs are in each state, every state listed (queue depth, metrics).
     async fn counts_by_state(&self) -> Result<Vec<(RunState, u64)>>;
+
+    /// Creates a batch and queues its runs, in order, in one transaction. A worker claims a
+    /// batch's run only while fewer than `parallel` of the batch's runs are running; when a
+    /// run of an `error_policy: stop` batch fails, the batch's queued runs are cancelled.
+    async fn create_batch(&self, batch: NewBatch, runs: Vec<NewRun>) -> Result<(BatchRecord, Vec<RunRecord>)>;
+
+    async fn get_batch(&self, batch_id: &str) -> Result<Option<BatchRecord>>;
+
+    /// The batch's runs in submission order.
+    async fn batch_runs(&self, batch_id: &str) -> Result<Vec<RunRecord>>;
+
+    /// The batch a run belongs to, if any.
+    async fn batch_of_run(&self, run_id: &str) -> Result<Option<String>>;
+
+    /// Batches whose runs have all finished and whose notification is due now.
+    async fn due_notifications(&self) -> Result<Vec<BatchRecord>>;
+
+    /// Records a delivery attempt of a batch's notification.
+    async fn record_delivery(&self, batch_id: &str, delivery: Delivery) -> Result<()>;
 }

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use reelflow_core::Event;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use crate::batch::{BatchRecord, Delivery, NewBatch};
 use crate::error::{Error, Result};
 use crate::migrations;
 use crate::model::{
@@ -22,6 +23,8 @@ use crate::model::{
     RunState, UploadRecord,
 };
 use crate::run_store::RunStore;
+
+mod batches;
 
 /// The most events one `events_after` call returns.
 pub const MAX_EVENTS_PAGE: u32 = 10_000;
@@ -272,6 +275,10 @@ impl From<Error> for Fail {
     }
 }
 
+/// The error of a batch's runs cancelled because another run of the batch failed.
+const STOPPED_ERROR: &str =
+    r#"{"message":"not started: an earlier run of its batch failed and the batch's error_policy is `stop`"}"#;
+
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -453,17 +460,7 @@ impl RunStore for SqliteStore {
                  WHERE status = 'running' AND cancel_requested = 1 AND lease_expires_at <= ?1",
                 [now_db],
             )?;
-            let next: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM runs
-                     WHERE status = 'queued'
-                        OR (status = 'running' AND lease_expires_at <= ?1 AND cancel_requested = 0)
-                     ORDER BY priority DESC, created_at, id
-                     LIMIT 1",
-                    [now_db],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let next: Option<String> = tx.query_row(batches::CLAIMABLE, [now_db], |row| row.get(0)).optional()?;
             let claimed = match next {
                 Some(id) => {
                     let sql = format!(
@@ -518,6 +515,9 @@ impl RunStore for SqliteStore {
                 let mut insert = tx.prepare_cached(INSERT_EVENT)?;
                 for (seq, at_ms, kind, body) in &events {
                     insert.execute(params![run_id, seq, at_ms, kind, body])?;
+                }
+                if status == "failed" {
+                    tx.execute(batches::STOP_BATCH_AFTER_FAILURE, params![run_id, db_int(now), STOPPED_ERROR])?;
                 }
             }
             tx.commit()?;
@@ -786,6 +786,30 @@ impl RunStore for SqliteStore {
             Ok(artifacts)
         })
         .await
+    }
+
+    async fn create_batch(&self, batch: NewBatch, runs: Vec<NewRun>) -> Result<(BatchRecord, Vec<RunRecord>)> {
+        self.insert_batch(batch, runs).await
+    }
+
+    async fn get_batch(&self, batch_id: &str) -> Result<Option<BatchRecord>> {
+        self.select_batch(batch_id).await
+    }
+
+    async fn batch_runs(&self, batch_id: &str) -> Result<Vec<RunRecord>> {
+        self.select_batch_runs(batch_id).await
+    }
+
+    async fn batch_of_run(&self, run_id: &str) -> Result<Option<String>> {
+        self.select_batch_of_run(run_id).await
+    }
+
+    async fn due_notifications(&self) -> Result<Vec<BatchRecord>> {
+        self.select_due_notifications().await
+    }
+
+    async fn record_delivery(&self, batch_id: &str, delivery: Delivery) -> Result<()> {
+        self.update_delivery(batch_id, delivery).await
     }
 
     async fn counts_by_state(&self) -> Result<Vec<(RunState, u64)>> {
