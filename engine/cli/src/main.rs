@@ -1,4 +1,5 @@
-//! `reelflow`: run and validate workflow files, list operators, benchmark the engine.
+//! `reelflow`: run and validate workflow files, list operators, benchmark the engine,
+//! developer tools.
 //!
 //! Exit codes: 0 success, 1 the run failed, 2 invalid workflow, inputs or usage,
 //! 130 cancelled (Ctrl-C).
@@ -11,6 +12,7 @@ mod models;
 mod progress;
 mod run;
 mod serve;
+mod tools;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -71,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
+    /// Developer tools: API load testing, log analysis, an operator sandbox.
+    Tools {
+        #[command(subcommand)]
+        what: tools::ToolsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -122,6 +129,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => serve::worker(config(&cli)?, args),
         Command::Models { what } => models::models(runtime(&cli)?.llm(), what),
         Command::Bench { what } => bench::bench(what),
+        Command::Tools { what } => tools::tools(&cli, what),
     }
 }
 

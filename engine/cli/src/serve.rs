@@ -23,6 +23,10 @@ pub struct ServeArgs {
     /// Serve the API only; runs are executed by `reelflow worker` processes.
     #[arg(long)]
     no_worker: bool,
+    /// The language of requests that name none (clipsmaster `lang`); overrides the
+    /// active-model config's `default_language` and REELFLOW_LANG.
+    #[arg(long, value_parser = ["zh", "en"])]
+    lang: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -89,6 +93,9 @@ fn absolute_data_dir(config: &mut Config) -> anyhow::Result<()> {
 pub fn serve(mut config: Config, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(bind) = args.bind {
         config.server.bind = bind;
+    }
+    if let Some(lang) = &args.lang {
+        config.llm.default_language = Some(lang.clone());
     }
     if args.no_worker {
         config.server.embedded_worker = false;

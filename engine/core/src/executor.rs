@@ -195,7 +195,7 @@ impl Executor {
             bus: bus.clone(),
             cancel: req.cancel.clone(),
             workspace: req.workspace.clone(),
-            fail_fast: req.fail_fast,
+            fail_fast: req.fail_fast || plan.decl.as_ref().is_some_and(|w| w.fail_fast),
             cache: if req.use_cache { self.cache.clone() } else { None },
             semaphores: self.semaphores.clone(),
         });

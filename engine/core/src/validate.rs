@@ -24,7 +24,7 @@ use crate::source::{Doc, DocKind, PathSeg, SourceFile, Span, path_text};
 use crate::value::{Value, ValueType};
 use crate::workflow::{Condition, FORMAT_VERSION, InputDecl, NodeDecl, Workflow};
 
-const TOP_LEVEL_KEYS: [&str; 7] = ["reelflow", "name", "description", "inputs", "nodes", "outputs", "ui"];
+const TOP_LEVEL_KEYS: [&str; 8] = ["reelflow", "name", "description", "inputs", "nodes", "outputs", "fail_fast", "ui"];
 /// Names a node may not take, because references give them a meaning already.
 const RESERVED_IDS: [&str; 2] = ["inputs", "nodes"];
 const MAX_RETRY_ATTEMPTS: u32 = 100;
@@ -181,6 +181,7 @@ impl<'a> Validator<'a> {
         };
         let description = self.decode::<Option<String>>(&[key("description")], None).flatten();
         let ui = self.decode::<Option<serde_json::Value>>(&[key("ui")], None).flatten();
+        let fail_fast = self.decode::<Option<bool>>(&[key("fail_fast")], None).flatten().unwrap_or(false);
 
         let (input_decls, _) = self.decode_entries::<InputDecl>(&[key("inputs")]);
         if self.doc().get("nodes").is_none() {
@@ -208,6 +209,7 @@ impl<'a> Validator<'a> {
             inputs: input_decls,
             nodes: node_decls.clone(),
             outputs: output_decls.clone(),
+            fail_fast,
             ui,
         };
         Some(Plan { name, description, inputs, nodes, outputs, decl: Some(decl), base_dir: self.src.base_dir.clone() })

@@ -32,6 +32,12 @@ pub struct Workflow {
     /// Named results: output name → reference (`node.port` or `inputs.name`).
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub outputs: IndexMap<String, String>,
+    /// Stop the whole run at the first failed node (after its retries), instead of running
+    /// every branch that does not depend on it. For pipelines whose outputs all need every
+    /// stage, where going on only wastes time (a clip whose video is unreadable need not
+    /// wait for its LLM plan). Callers may also ask for it per run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
     /// Editor/UI data (positions, colours). Kept apart from semantics and never read by the engine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ui: Option<serde_json::Value>,

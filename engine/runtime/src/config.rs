@@ -54,6 +54,9 @@ pub struct LlmSection {
     pub memory_budget: String,
     /// Requests one model generates at once; mistral.rs batches them.
     pub max_concurrent: usize,
+    /// The language used when a request names none (`zh`, `en`); unset: the active-model
+    /// config's `default_language`. Env: `REELFLOW_LANG`; `reelflow serve --lang`.
+    pub default_language: Option<String>,
 }
 
 impl Default for LlmSection {
@@ -63,6 +66,7 @@ impl Default for LlmSection {
             active_config: PathBuf::from(reelflow_llm::ACTIVE_CONFIG),
             memory_budget: "auto".into(),
             max_concurrent: 8,
+            default_language: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub struct ServerConfig {
     pub shutdown_grace: DurationSpec,
     /// Run an embedded worker in the server process (`false`: only `reelflow worker`s run).
     pub embedded_worker: bool,
+    /// The monitoring settings (sampling, thresholds, report retention), JSON; built-in
+    /// defaults apply while the file does not exist. Relative to the working directory.
+    pub monitoring_config: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -158,6 +165,7 @@ impl Default for ServerConfig {
             input_roots: Vec::new(),
             shutdown_grace: DurationSpec::Text("30s".into()),
             embedded_worker: true,
+            monitoring_config: PathBuf::from("configs/monitoring.json"),
         }
     }
 }
@@ -240,6 +248,9 @@ impl Config {
         }
         if let Some(v) = var("REELFLOW_LLM_MEMORY") {
             self.llm.memory_budget = v;
+        }
+        if let Some(v) = var("REELFLOW_LANG") {
+            self.llm.default_language = Some(v);
         }
         if let Some(v) = var("REELFLOW_LEASE") {
             self.worker.lease = DurationSpec::Text(v);
@@ -349,6 +360,11 @@ impl Config {
 
     pub fn logs_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
+    }
+
+    /// Where `GET /api/v1/report` writes reports (served under `/reports/`).
+    pub fn reports_dir(&self) -> PathBuf {
+        self.data_dir.join("reports")
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -102,7 +102,9 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail { code: parts.code.to_owned(), message: parts.message, details: parts.details },
         };
+        let note = crate::monitor::ErrorNote { code: None, message: body.error.message.clone() };
         let mut response = (parts.status, Json(body)).into_response();
+        response.extensions_mut().insert(note);
         for (name, value) in parts.headers {
             if let Ok(value) = value.parse() {
                 response.headers_mut().insert(name, value);

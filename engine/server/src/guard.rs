@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::error::ApiError;
+use crate::monitor::ErrorNote;
 use crate::state::AppState;
 
 /// Routes anyone may call: liveness for load balancers, and the API description.
@@ -147,9 +148,14 @@ pub(crate) async fn observe(State(state): State<AppState>, request: Request, nex
     let method = request.method().to_string();
     // The route pattern (`/api/v1/runs/{id}`), not the path: one series per route.
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let path = request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |p| p.to_string());
     let response = next.run(request).await;
-    let labels = HttpLabels { method, route, status: response.status().as_u16() };
-    state.inner.http.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    let note = response.extensions().get::<ErrorNote>();
+    state.inner.monitor.record_request(&method, &route, &path, status, elapsed, note);
+    let labels = HttpLabels { method, route, status };
+    state.inner.http.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     response
 }
 

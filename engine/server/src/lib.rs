@@ -12,7 +12,7 @@
 //! | `GET /api/v1/workflows[/{name}]`, `POST /api/v1/workflows/validate`, `GET /api/v1/nodes` | what can run |
 //! | `POST /api/v1/uploads`, `GET /api/v1/artifacts/{id}` | inputs in (multipart, sha256-deduplicated), outputs out (Range) |
 //! | `GET /health`, `GET /metrics`, `GET /openapi.json`, `GET /docs` | operations |
-//! | `POST /api/v1/generate`, `GET /api/v1/status`, `GET /api/v1/models` | the clipsmaster document's API, in its own shapes |
+//! | `POST /api/v1/generate`, `POST /api/v1/batch`, `GET /api/v1/status`, `GET /api/v1/models`, `GET /api/v1/report`, `GET /api/v1/monitoring/metrics`, `GET /reports/{file}` | the clipsmaster document's API, in its own shapes |
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,8 +29,10 @@ mod error;
 mod events;
 mod files;
 mod guard;
+mod monitor;
 mod runs;
 mod state;
+pub mod sysinfo;
 mod system;
 mod workflows;
 
@@ -50,7 +52,8 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 pub use docs::openapi;
 pub use error::{ApiError, ErrorBody, ErrorDetail};
-pub use runs::{SubmitRun, create_run, run_view};
+pub use monitor::{MonitoringConfig, Thresholds};
+pub use runs::{SubmitRun, create_run, prepare_run, run_view};
 pub use state::{AppParts, AppState};
 
 /// The router with every route and middleware.
@@ -75,6 +78,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/generate", post(clipsmaster::generate))
         .route("/api/v1/status", get(clipsmaster::status))
         .route("/api/v1/models", get(clipsmaster::models))
+        .route("/api/v1/batch", post(clipsmaster::batch))
+        .route("/api/v1/report", get(clipsmaster::report))
+        .route("/api/v1/monitoring/metrics", get(clipsmaster::monitoring_metrics))
+        .route("/reports/{name}", get(clipsmaster::serve_report))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(docs::openapi_json))

@@ -154,6 +154,21 @@ pub async fn submit(State(state): State<AppState>, ApiJson(body): ApiJson<Submit
 
 /// Validates and queues a run; used by the generic API and by product adapters.
 pub async fn create_run(state: &AppState, body: SubmitRun) -> ApiResult<RunRecord> {
+    let (new_run, prepared) = prepare_run(state, body).await?;
+    // A free slot in this process's worker: start the run now, with the plan just validated.
+    if let Some(worker) = &state.inner.worker
+        && let Some(slot) = worker.try_reserve()
+    {
+        return Ok(worker.submit(slot, new_run, prepared).await?);
+    }
+    let run = state.store().create_run(new_run).await?;
+    state.hub().run_queued();
+    Ok(run)
+}
+
+/// Validates a submission (workflow, inputs, input confinement) into the run to store and
+/// its checked plan, without queueing it.
+pub async fn prepare_run(state: &AppState, body: SubmitRun) -> ApiResult<(NewRun, Prepared)> {
     let runtime = state.runtime().clone();
     let (name, source) = workflow_text(&runtime, &body)?;
     let inline = name.starts_with(INLINE_PREFIX);
@@ -196,15 +211,7 @@ pub async fn create_run(state: &AppState, body: SubmitRun) -> ApiResult<RunRecor
     let inputs_json = serde_json::Value::Object(inputs.iter().map(|(k, v)| (k.clone(), v.to_json())).collect());
 
     let new_run = NewRun { workflow: name, source, inputs: inputs_json, priority: body.priority };
-    // A free slot in this process's worker: start the run now, with the plan just validated.
-    if let Some(worker) = &state.inner.worker
-        && let Some(slot) = worker.try_reserve()
-    {
-        return Ok(worker.submit(slot, new_run, Prepared { plan: Arc::new(plan), inputs }).await?);
-    }
-    let run = state.store().create_run(new_run).await?;
-    state.hub().run_queued();
-    Ok(run)
+    Ok((new_run, Prepared { plan: Arc::new(plan), inputs }))
 }
 
 fn invalid_inputs(errors: Vec<String>) -> ApiError {

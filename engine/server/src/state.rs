@@ -10,6 +10,7 @@ use reelflow_worker::{RunHub, Worker, WorkerMetrics};
 use tokio_util::sync::CancellationToken;
 
 use crate::guard::{HttpMetrics, RateLimiter};
+use crate::monitor::{Monitor, MonitoringConfig};
 
 /// The server's shared state. Cheap to clone.
 #[derive(Clone)]
@@ -35,6 +36,8 @@ pub(crate) struct Inner {
     /// Fires on shutdown: event streams end so connections can drain.
     pub shutdown: CancellationToken,
     pub started: Instant,
+    /// Request and memory/CPU samples for the monitoring API and reports.
+    pub monitor: Arc<Monitor>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -70,7 +73,11 @@ impl AppState {
         let rate = (server.rate_limit > 0).then(|| RateLimiter::new(server.rate_limit, server.rate_burst));
         // A configured token is enforced even on loopback; only `auth = "disabled"` turns it off.
         let token = if server.auth == AuthMode::Disabled { None } else { server.token.clone() };
-        Ok(AppState {
+        let monitoring_path = &server.monitoring_config;
+        let monitoring = MonitoringConfig::load(monitoring_path)
+            .map_err(|message| reelflow_runtime::Error::Config { path: monitoring_path.clone(), message })?;
+        let monitor = Arc::new(Monitor::new(monitoring, &config.logs_dir()));
+        let state = AppState {
             inner: Arc::new(Inner {
                 max_body: usize::try_from(config.max_body_bytes()?).unwrap_or(usize::MAX),
                 max_upload: config.max_upload_bytes()?,
@@ -84,9 +91,21 @@ impl AppState {
                 worker: parts.worker,
                 shutdown: parts.shutdown,
                 started: Instant::now(),
+                monitor,
                 runtime: parts.runtime,
             }),
-        })
+        };
+        state.spawn_background();
+        Ok(state)
+    }
+
+    /// The monitor's sampler and the batch notifier, until shutdown. Outside a tokio
+    /// runtime (a state built for inspection) there is nothing to spawn them on.
+    fn spawn_background(&self) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
+        let stop = self.inner.shutdown.clone();
+        handle.spawn(self.inner.monitor.clone().sample_system(stop.clone()));
+        handle.spawn(crate::clipsmaster::deliver_notifications(self.clone(), stop));
     }
 
     pub fn hub(&self) -> &Arc<RunHub> {

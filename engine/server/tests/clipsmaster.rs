@@ -58,6 +58,10 @@ fn episode(h: &Harness) -> (PathBuf, PathBuf) {
 /// the document's level names (the real file is Q4_1; the 7B models the document names are
 /// not installable here), through an operator active-model config.
 async fn clips_harness() -> Harness {
+    clips_harness_with(|_| {}).await
+}
+
+async fn clips_harness_with(adjust: impl FnOnce(&mut reelflow_runtime::Config) + Send + 'static) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let models = dir.join("models");
     std::fs::create_dir_all(models.join("smollm2")).unwrap();
@@ -79,6 +83,7 @@ async fn clips_harness() -> Harness {
         config.workflows_dir = repo().join("workflows");
         config.llm.models_dir = models;
         config.llm.active_config = active;
+        adjust(config);
     })
     .await
 }
@@ -158,7 +163,8 @@ async fn processing_answers_at_once_and_status_follows_the_task() {
     assert!(matches!(body["status"].as_str(), Some("pending" | "processing")), "{body}");
     let task = body["task_id"].as_str().unwrap().to_string();
     let mut last = Value::Null;
-    for _ in 0..600 {
+    // A guard against hanging, not a speed limit: a loaded 2-core machine is slow.
+    for _ in 0..9000 {
         let (_, st) = h.get(&format!("/api/v1/status?task_id={task}")).await;
         assert!(st["progress"].as_f64().unwrap() <= 1.0);
         if st["status"] == "success" || st["status"] == "failed" {
@@ -226,4 +232,216 @@ async fn models_lists_availability_languages_and_levels() {
     assert_eq!(qwen["status"], "missing");
     assert!(qwen["path"].as_str().unwrap().ends_with("qwen/quantized/qwen2.5-7b-zh.gguf"));
     assert_eq!(body["default_language"], "zh");
+}
+
+/// A loopback webhook receiver: answers the first `fail_first` deliveries with 500, then
+/// 200, and hands every body it receives to the test.
+async fn webhook(fail_first: usize) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let (tx, seen) = (tx.clone(), seen.clone());
+            async move {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let _ = tx.send(body);
+                if n < fail_first { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_runs_two_clips_at_once_and_notifies_with_retries() {
+    let h = clips_harness().await;
+    let (video, subtitles) = episode(&h);
+    let (url, mut hook) = webhook(1).await;
+    let clip = json!({"video_path": video, "srt_path": subtitles, "lang": "en", "export_format": "project", "max_duration": 12});
+    let request = json!({
+        "clips": [clip, clip],
+        "parallel": 2,
+        "priority": "high",
+        "notification_url": url,
+        "error_policy": "continue",
+    });
+    let (status, body) = h.post("/api/v1/batch", request).await;
+    assert_eq!(status, 202, "{body}");
+    assert!(body["batch_id"].as_str().unwrap().starts_with("batch_"));
+    assert_eq!((body["total"].as_u64(), body["completed"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(body["message"], "Batch task submitted, processing");
+    let tasks: Vec<String> = body["task_ids"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().into()).collect();
+
+    // The first delivery is refused with a 500; the retry is acknowledged.
+    let first = tokio::time::timeout(std::time::Duration::from_secs(900), hook.recv()).await.expect("a webhook");
+    let first = first.expect("a body");
+    let second = tokio::time::timeout(std::time::Duration::from_secs(30), hook.recv()).await.expect("a retry");
+    let second = second.expect("a body");
+    assert_eq!(first["batch_id"], body["batch_id"]);
+    assert_eq!(second["event"], "batch.finished");
+    assert_eq!((second["status"].as_str(), second["completed"].as_u64()), (Some("success"), Some(2)), "{second}");
+
+    // Both runs really overlapped: each started before the other finished.
+    let mut spans = Vec::new();
+    for task in &tasks {
+        let (_, run) = h.get(&format!("/api/v1/runs/run-{}", task.trim_start_matches("task_"))).await;
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["priority"], 10);
+        spans.push((run["started_at"].as_u64().unwrap(), run["finished_at"].as_u64().unwrap()));
+    }
+    assert!(spans[0].0 < spans[1].1 && spans[1].0 < spans[0].1, "parallel: 2 overlaps the clips: {spans:?}");
+
+    // The delivery is recorded just after the receiver answered.
+    let mut st = Value::Null;
+    for _ in 0..100 {
+        st = h.get(&format!("/api/v1/status?task_id={}", body["batch_id"].as_str().unwrap())).await.1;
+        if st["notification"]["delivered"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(st["status"], "success", "{st}");
+    assert_eq!(st["notification"]["delivered"], true, "{st}");
+    assert_eq!(st["notification"]["attempts"], 2, "{st}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_batch_skips_what_follows_a_failure_and_bad_batches_are_refused() {
+    let h = clips_harness().await;
+    let (video, subtitles) = episode(&h);
+    let fake = h.media.join("fake.mp4");
+    std::fs::write(&fake, "not a video at all").unwrap();
+    let bad = json!({"video_path": fake, "srt_path": subtitles, "lang": "en"});
+    let good = json!({"video_path": video, "srt_path": subtitles, "lang": "en"});
+    let (status, body) =
+        h.post("/api/v1/batch", json!({"clips": [bad, good], "parallel": 1, "error_policy": "stop"})).await;
+    assert_eq!(status, 202, "{body}");
+    let batch = body["batch_id"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for _ in 0..9000 {
+        let (_, st) = h.get(&format!("/api/v1/status?task_id={batch}")).await;
+        if st["completed"] == 2 {
+            last = st;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["status"], "failed", "{last}");
+    assert_eq!(last["tasks"][0]["code"], 1004, "{last}");
+    assert_eq!(last["tasks"][1]["status"], "failed", "{last}");
+    assert!(last["tasks"][1]["message"].as_str().unwrap().contains("cancelled"), "{last}");
+
+    // Refused before anything is queued, with the clip's index.
+    let cases = [
+        (json!({"clips": []}), 1001),
+        (json!({"clips": [good], "parallel": 0}), 1001),
+        (json!({"clips": [good], "error_policy": "panic"}), 1001),
+        (json!({"clips": [good], "priority": "urgent!"}), 1001),
+        (json!({"clips": [good], "notification_url": "ftp://example.com/x"}), 1001),
+        (json!({"clips": [good, {"video_path": "/nowhere.mp4", "srt_path": subtitles}]}), 1002),
+    ];
+    for (request, code) in cases {
+        let (_, body) = h.post("/api/v1/batch", request.clone()).await;
+        assert_eq!(body["code"], code, "{request} → {body}");
+    }
+    let (_, body) =
+        h.post("/api/v1/batch", json!({"clips": [good, {"video_path": "/nowhere.mp4", "srt_path": subtitles}]})).await;
+    assert!(body["detail"].as_str().unwrap().starts_with("clips[1]"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inputs_outside_the_roots_are_refused_and_relative_paths_resolve_in_the_first_root() {
+    let h = clips_harness().await;
+    let (_, subtitles) = episode(&h);
+    let outside = h.dir.path().join("secret.mp4");
+    std::fs::write(&outside, "x").unwrap();
+    let (status, body) =
+        h.post("/api/v1/generate", json!({"video_path": outside, "srt_path": subtitles, "lang": "en"})).await;
+    assert_eq!((status.as_u16(), body["code"].as_u64()), (400, Some(1001)), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("outside"), "{body}");
+    // Relative names resolve in the first input root (the media directory here).
+    let (status, body) = h
+        .post(
+            "/api/v1/generate?wait=false",
+            json!({"video_path": "drama_ep1.mp4", "srt_path": "drama_ep1.srt", "lang": "en", "export_format": "project"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let (_, run) =
+        h.get(&format!("/api/v1/runs/run-{}", body["task_id"].as_str().unwrap().trim_start_matches("task_"))).await;
+    let given = run["inputs"]["video"]["$file"].as_str().unwrap_or_default().to_owned();
+    assert!(given.contains("media") && given.ends_with("drama_ep1.mp4"), "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_over_its_timeout_is_cancelled_with_3001_and_an_over_budget_model_gets_2002() {
+    let h = clips_harness().await;
+    let (video, subtitles) = episode(&h);
+    let (status, body) = h
+        .post("/api/v1/generate", json!({"video_path": video, "srt_path": subtitles, "lang": "en", "timeout": 0.5}))
+        .await;
+    assert_eq!((status.as_u16(), body["code"].as_u64()), (504, Some(3001)), "{body}");
+    let (_, st) = h.get(&format!("/api/v1/status?task_id={}", body["task_id"].as_str().unwrap())).await;
+    assert_eq!((st["status"].as_str(), st["code"].as_u64()), (Some("failed"), Some(3001)), "{st}");
+
+    // A model that does not fit the memory budget is refused before loading: 2002.
+    let small = clips_harness_with(|c| c.llm.memory_budget = "64MiB".into()).await;
+    let (video, subtitles) = episode(&small);
+    let (status, body) =
+        small.post("/api/v1/generate", json!({"video_path": video, "srt_path": subtitles, "lang": "en"})).await;
+    assert_eq!((status.as_u16(), body["code"].as_u64()), (503, Some(2002)), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn monitoring_and_reports_show_measured_numbers() {
+    let h = clips_harness().await;
+    for _ in 0..5 {
+        h.get("/api/v1/models").await;
+    }
+    h.get("/api/v1/status?task_id=task_nope").await;
+    let (status, m) = h.get("/api/v1/monitoring/metrics?time_window=5").await;
+    assert_eq!(status, 200, "{m}");
+    let models = &m["endpoints"]["GET:/api/v1/models"];
+    assert_eq!(models["requests"]["total"], 5, "{m}");
+    assert_eq!(models["requests"]["success_rate"], 1.0);
+    let status_ep = &m["endpoints"]["GET:/api/v1/status"]["requests"];
+    assert_eq!((status_ep["error"].as_u64(), status_ep["success_rate"].as_f64()), (Some(1), Some(0.0)), "{m}");
+    let lat = &models["latency"];
+    assert!(lat["min"].as_f64().unwrap() <= lat["p95"].as_f64().unwrap());
+    assert!(lat["p95"].as_f64().unwrap() <= lat["max"].as_f64().unwrap());
+    let memory = &m["system"]["memory"];
+    assert!(memory["current"].as_u64().unwrap() > 1 << 20 && memory["peak"].as_u64() >= memory["current"].as_u64());
+    assert!(m["system"]["cpu"]["peak"].is_number() && m["uptime"].is_number() && m["timestamp"].is_string());
+    let (status, bad) = h.get("/api/v1/monitoring/metrics?time_window=-3").await;
+    assert_eq!((status.as_u16(), bad["code"].as_u64()), (400, Some(1001)));
+
+    for (format, marker) in [("html", "<svg"), ("md", "| endpoint |"), ("json", "\"endpoints\"")] {
+        let (status, r) = h.get(&format!("/api/v1/report?format={format}&type=all")).await;
+        assert_eq!(status, 200, "{r}");
+        let summary = &r["summary"];
+        assert!(matches!(summary["overall_status"].as_str(), Some("healthy" | "warning" | "critical")), "{r}");
+        assert!(summary["avg_response_time"].is_number() && summary["success_rate"].as_f64().unwrap() < 1.0);
+        assert!(summary["memory_usage"].as_str().unwrap().ends_with("GB"), "{r}");
+        let url = r["report_url"].as_str().unwrap();
+        assert!(url.starts_with("/reports/all_") && url.ends_with(format), "{url}");
+        let (status, _, bytes) = h.send(axum::http::Request::get(url).body(axum::body::Body::empty()).unwrap()).await;
+        assert_eq!(status, 200);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains(marker), "{format}: {text}");
+        assert!(text.contains("GET:/api/v1/models"), "{format}");
+    }
+    let (status, _) = h.get("/api/v1/report?format=pdf").await;
+    assert_eq!(status, 400);
+    let (status, _) = h.get("/reports/..%2Fruns.db").await;
+    assert!(status.is_client_error());
+    // Every request is in the access log, errors with their code.
+    let log = std::fs::read_to_string(h.data.join("logs/access.log")).unwrap();
+    let error_line = log.lines().find(|l| l.contains("task_nope")).expect("the failed status request is logged");
+    let line: Value = serde_json::from_str(error_line).unwrap();
+    assert_eq!((line["status"].as_u64(), line["code"].as_u64()), (Some(400), Some(1001)), "{line}");
 }

@@ -67,7 +67,12 @@ pub struct NotificationState {
 pub enum Delivery {
     Delivered,
     /// Failed; try again at this time (ms since the epoch).
-    RetryAt { error: String, at: u64 },
+    RetryAt {
+        error: String,
+        at: u64,
+    },
     /// Failed for the last time.
-    GaveUp { error: String },
+    GaveUp {
+        error: String,
+    },
 }

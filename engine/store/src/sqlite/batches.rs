@@ -63,7 +63,11 @@ fn new_batch_id(now_ms: u64) -> String {
 }
 
 impl SqliteStore {
-    pub(super) async fn insert_batch(&self, batch: NewBatch, runs: Vec<NewRun>) -> Result<(BatchRecord, Vec<RunRecord>)> {
+    pub(super) async fn insert_batch(
+        &self,
+        batch: NewBatch,
+        runs: Vec<NewRun>,
+    ) -> Result<(BatchRecord, Vec<RunRecord>)> {
         if batch.parallel == 0 {
             return Err(Error::Invalid("a batch's `parallel` must be at least 1".into()));
         }

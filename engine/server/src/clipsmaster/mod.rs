@@ -10,7 +10,20 @@
 //!   rendering failed) and a matching HTTP status;
 //! - `POST /api/v1/generate` waits for the result, as the document's example shows; with
 //!   `?wait=false` (or the header `Prefer: respond-async`) it answers at once with
-//!   `status: "processing"` and the client polls `GET /api/v1/status`.
+//!   `status: "processing"` and the client polls `GET /api/v1/status`;
+//! - `video_path` and `srt_path` are paths on the server. They must lie inside the
+//!   configured input roots (`server.input_roots`, or the uploads directory); relative ones
+//!   resolve against the first input root (else the uploads directory);
+//! - a request without `lang` uses the server's default language: `serve --lang`, else the
+//!   active-model config's `default_language`.
+//!
+//! Batches are in [`batch`], reports and `/reports/` in [`report`].
+
+mod batch;
+mod report;
+
+pub use batch::{batch, deliver_notifications};
+pub use report::{report, serve_report};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,8 +37,10 @@ use reelflow_llm::{LlmError, ModelSelector};
 use reelflow_store::{RunRecord, RunState};
 use serde::{Deserialize, Serialize};
 
+use crate::monitor::{ErrorNote, rfc3339_s};
 use crate::runs::{SubmitRun, create_run};
 use crate::state::AppState;
+use crate::sysinfo::rss_mb;
 
 /// The workflow behind `generate` and each clip of `batch`.
 const GENERATE_WORKFLOW: &str = "clipsmaster/generate";
@@ -70,8 +85,9 @@ pub struct ClipRequest {
     pub srt_path: String,
     #[serde(default = "default_quant")]
     pub quant_level: QuantizationLevel,
-    #[serde(default = "default_lang")]
-    pub lang: String,
+    /// `zh` or `en`; absent: the server's default language.
+    #[serde(default)]
+    pub lang: Option<String>,
     #[serde(default = "default_export")]
     pub export_format: ExportFormat,
     #[serde(default)]
@@ -82,6 +98,10 @@ pub struct ClipRequest {
     pub temperature: f64,
     #[serde(default)]
     pub preserve_segments: Option<Vec<PreserveSegment>>,
+    /// Not in the document: seconds the task may take before it is cancelled with 3001
+    /// (the document's "adjust timeout parameter"). Absent: no limit.
+    #[serde(default)]
+    pub timeout: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
@@ -92,9 +112,6 @@ pub struct PreserveSegment {
 
 fn default_quant() -> QuantizationLevel {
     QuantizationLevel::Q4KM
-}
-fn default_lang() -> String {
-    "zh".into()
 }
 fn default_export() -> ExportFormat {
     ExportFormat::Both
@@ -167,7 +184,9 @@ impl IntoResponse for ClipError {
             "detail": self.detail,
             "task_id": self.task_id,
         });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        response.extensions_mut().insert(ErrorNote { code: Some(self.code), message: self.detail });
+        response
     }
 }
 
@@ -196,12 +215,13 @@ fn run_id(task_id: &str) -> Option<String> {
 }
 
 /// Where relative `video_path`/`srt_path` resolve: the first `server.input_roots` entry, or
-/// the server's working directory when none is configured.
+/// the uploads directory when none is configured (the same base as the generic run API).
 fn input_base(state: &AppState) -> PathBuf {
     let config = state.runtime().config();
-    config.server.input_roots.first().cloned().unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
+    config.server.input_roots.first().cloned().unwrap_or_else(|| config.uploads_dir())
 }
 
+/// A client-named server file: it must exist (1002) and lie inside an input root (1001).
 fn check_file(state: &AppState, field: &str, given: &str) -> Result<PathBuf, ClipError> {
     if given.trim().is_empty() {
         return Err(ClipError::new(1001, format!("`{field}` is empty")));
@@ -211,7 +231,26 @@ fn check_file(state: &AppState, field: &str, given: &str) -> Result<PathBuf, Cli
     if !path.is_file() {
         return Err(ClipError::new(1002, format!("{field}: {} does not exist", path.display())));
     }
-    Ok(path)
+    state.inner.roots.confine(&path).map_err(|e| {
+        let roots: Vec<String> = state.inner.roots.roots().iter().map(|r| r.display().to_string()).collect();
+        ClipError::new(1001, format!("{field}: {e} (input roots: {})", roots.join(", ")))
+    })
+}
+
+/// The request's language, or the server's default.
+fn language(state: &AppState, req: &ClipRequest) -> String {
+    if let Some(lang) = &req.lang {
+        return lang.clone();
+    }
+    let llm = state.runtime().llm();
+    state
+        .runtime()
+        .config()
+        .llm
+        .default_language
+        .clone()
+        .or_else(|| llm.registry().active().ok().map(|(a, _)| a.default_language))
+        .unwrap_or_else(|| "zh".into())
 }
 
 /// Checks a request and turns it into the workflow's inputs.
@@ -222,13 +261,19 @@ pub fn workflow_inputs(
     if !(0.1..=1.0).contains(&req.temperature) {
         return Err(ClipError::new(1001, format!("temperature {} is outside 0.1–1.0", req.temperature)));
     }
-    if !matches!(req.lang.as_str(), "zh" | "en") {
-        return Err(ClipError::new(1001, format!("lang `{}` is not one of zh, en", req.lang)));
+    let lang = language(state, req);
+    if !matches!(lang.as_str(), "zh" | "en") {
+        return Err(ClipError::new(1001, format!("lang `{lang}` is not one of zh, en")));
     }
     if let Some(d) = req.max_duration
         && !(d > 0.0 && d.is_finite())
     {
         return Err(ClipError::new(1001, format!("max_duration {d} must be a positive number of seconds")));
+    }
+    if let Some(t) = req.timeout
+        && !(t > 0.0 && t.is_finite())
+    {
+        return Err(ClipError::new(1001, format!("timeout {t} must be a positive number of seconds")));
     }
     let preserve = req.preserve_segments.clone().unwrap_or_default();
     if let Some(bad) = preserve.iter().find(|p| !(p.start >= 0.0 && p.end > p.start && p.end.is_finite())) {
@@ -238,7 +283,7 @@ pub fn workflow_inputs(
     let subtitles = check_file(state, "srt_path", &req.srt_path)?;
     // The planner's model must be there before anything is queued (never another language's).
     let selector =
-        ModelSelector { model: None, language: Some(req.lang.clone()), quant: Some(req.quant_level.as_str().into()) };
+        ModelSelector { model: None, language: Some(lang.clone()), quant: Some(req.quant_level.as_str().into()) };
     if let Err(e) = state.runtime().llm().registry().resolve(&selector) {
         let code = match &e {
             LlmError::Config { .. } => 2001,
@@ -250,7 +295,7 @@ pub fn workflow_inputs(
     let mut inputs = serde_json::Map::new();
     inputs.insert("video".into(), video.display().to_string().into());
     inputs.insert("subtitles".into(), subtitles.display().to_string().into());
-    inputs.insert("lang".into(), req.lang.clone().into());
+    inputs.insert("lang".into(), lang.into());
     inputs.insert("quant_level".into(), req.quant_level.as_str().into());
     inputs.insert("export_format".into(), serde_json::to_value(req.export_format).unwrap_or_default());
     inputs.insert("max_duration".into(), req.max_duration.unwrap_or(0.0).into());
@@ -258,6 +303,7 @@ pub fn workflow_inputs(
     inputs.insert("temperature".into(), req.temperature.into());
     inputs.insert("preserve_segments".into(), serde_json::json!(preserve));
     inputs.insert("name".into(), name.into());
+    inputs.insert("timeout".into(), req.timeout.unwrap_or(0.0).into());
     Ok(inputs)
 }
 
@@ -295,6 +341,9 @@ pub async fn generate(
         serde_json::from_slice(&body).map_err(|e| ClipError::new(1001, format!("the request body: {e}")))?;
     let inputs = workflow_inputs(&state, &req)?;
     let run = submit_clip(&state, inputs, 0).await?;
+    if let Some(limit) = req.timeout {
+        tokio::spawn(cancel_after(state.clone(), run.id.clone(), Duration::from_secs_f64(limit)));
+    }
     let respond_async = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())
@@ -309,6 +358,29 @@ pub async fn generate(
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     Ok((status, Json(response)).into_response())
+}
+
+/// The task timeout: cancels the run if it is still going after `limit` (its status then
+/// reads 3001, see [`failure_of`]).
+async fn cancel_after(state: AppState, run_id: String, limit: Duration) {
+    let (record, _) = match wait_for(&state, &run_id, limit).await {
+        Ok(found) => found,
+        Err(_) => return,
+    };
+    if !record.status.is_finished() {
+        tracing::warn!(run = %run_id, limit_s = limit.as_secs_f64(), "clipsmaster: task timed out; cancelling it");
+        if let Ok(Some(run)) = state.store().request_cancel(&run_id).await {
+            state.hub().cancel_local(&run.id);
+            state.hub().run_changed(&run.id);
+        }
+    }
+}
+
+/// Whether a cancelled run was cancelled by its task timeout.
+fn timed_out(run: &RunRecord) -> bool {
+    let limit = run.inputs.get("timeout").and_then(|t| t.as_f64()).unwrap_or(0.0);
+    let took = run.finished_at.unwrap_or(0).saturating_sub(run.created_at) as f64 / 1000.0;
+    limit > 0.0 && took >= limit
 }
 
 /// Waits until the run finishes (or `limit` passes), sampling this process's RSS: the peak
@@ -326,16 +398,6 @@ pub async fn wait_for(state: &AppState, run_id: &str, limit: Duration) -> Result
         // Woken by any run's change; the poll covers runs finished by another process.
         let _ = tokio::time::timeout(Duration::from_millis(250), changes.recv()).await;
     }
-}
-
-/// Resident memory of this process, MB.
-pub fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |kib| (kib / 1024.0).round())
 }
 
 fn file_path(outputs: &serde_json::Value, key: &str) -> Option<String> {
@@ -405,6 +467,10 @@ fn failure_of(run: &RunRecord) -> (u32, String) {
     let error = run.error.clone().unwrap_or_default();
     let message = error.get("message").and_then(|m| m.as_str()).unwrap_or("the task failed").to_string();
     if run.status == RunState::Cancelled {
+        if timed_out(run) {
+            let limit = run.inputs.get("timeout").and_then(|t| t.as_f64()).unwrap_or(0.0);
+            return (3001, format!("the task did not finish within its timeout of {limit} s and was cancelled"));
+        }
         return (2001, "the task was cancelled".into());
     }
     let node = error.get("nodes").and_then(|n| n.as_array()).and_then(|n| n.first());
@@ -445,6 +511,9 @@ fn stage_message(node: &str) -> &'static str {
 /// `GET /api/v1/status?task_id=…`.
 pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Result<Response, ClipError> {
     let task = q.task_id.filter(|t| !t.is_empty()).ok_or_else(|| ClipError::new(1001, "task_id is required"))?;
+    if task.starts_with("batch_") {
+        return batch::batch_status(&state, &task).await;
+    }
     let not_found = || ClipError { code: 1001, detail: format!("no task `{task}`"), task_id: Some(task.clone()) };
     let id = run_id(&task).ok_or_else(not_found)?;
     let run = state.store().get_run(&id).await?.ok_or_else(not_found)?;
@@ -510,6 +579,38 @@ pub async fn models(State(state): State<AppState>) -> Result<Response, ClipError
         "default_language": active.default_language,
         "active_config": active_path.display().to_string(),
         "memory_budget_mb": state.runtime().llm().pool().budget_mb(),
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetricsQuery {
+    time_window: Option<f64>,
+}
+
+/// `GET /api/v1/monitoring/metrics?time_window=<minutes>`: per-endpoint requests and
+/// latency (ms), and this process's memory (bytes) and CPU (% of the machine), as measured
+/// by the server's monitor over the window (or everything it keeps).
+pub async fn monitoring_metrics(
+    State(state): State<AppState>,
+    Query(q): Query<MetricsQuery>,
+) -> Result<Response, ClipError> {
+    let window = match q.time_window {
+        None => None,
+        Some(m) if m > 0.0 && m.is_finite() => Some(Duration::from_secs_f64(m * 60.0)),
+        Some(m) => return Err(ClipError::new(1001, format!("time_window {m} must be a positive number of minutes"))),
+    };
+    let snapshot = state.inner.monitor.snapshot(window);
+    let (memory, cpu) = (snapshot.memory(), snapshot.cpu());
+    Ok(Json(serde_json::json!({
+        "timestamp": rfc3339_s(snapshot.timestamp_ms),
+        "uptime": (snapshot.uptime_s * 10.0).round() / 10.0,
+        "time_window": q.time_window,
+        "endpoints": snapshot.endpoints,
+        "system": {
+            "memory": {"current": memory.current as u64, "peak": memory.peak as u64, "average": memory.average as u64},
+            "cpu": cpu,
+        },
     }))
     .into_response())
 }
