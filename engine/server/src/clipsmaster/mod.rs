@@ -83,8 +83,10 @@ pub enum ExportFormat {
 pub struct ClipRequest {
     pub video_path: String,
     pub srt_path: String,
-    #[serde(default = "default_quant")]
-    pub quant_level: QuantizationLevel,
+    /// Absent: the configured level — the active-model config's `quant`, else the model's
+    /// `default_quant` in `models/models.yaml` (Q4_K_M for the document's models).
+    #[serde(default)]
+    pub quant_level: Option<QuantizationLevel>,
     /// `zh` or `en`; absent: the server's default language.
     #[serde(default)]
     pub lang: Option<String>,
@@ -110,9 +112,6 @@ pub struct PreserveSegment {
     pub end: f64,
 }
 
-fn default_quant() -> QuantizationLevel {
-    QuantizationLevel::Q4KM
-}
 fn default_export() -> ExportFormat {
     ExportFormat::Both
 }
@@ -283,7 +282,7 @@ pub fn workflow_inputs(
     let subtitles = check_file(state, "srt_path", &req.srt_path)?;
     // The planner's model must be there before anything is queued (never another language's).
     let selector =
-        ModelSelector { model: None, language: Some(lang.clone()), quant: Some(req.quant_level.as_str().into()) };
+        ModelSelector { model: None, language: Some(lang.clone()), quant: req.quant_level.map(|q| q.as_str().into()) };
     if let Err(e) = state.runtime().llm().registry().resolve(&selector) {
         let code = match &e {
             LlmError::Config { .. } => 2001,
@@ -296,7 +295,7 @@ pub fn workflow_inputs(
     inputs.insert("video".into(), video.display().to_string().into());
     inputs.insert("subtitles".into(), subtitles.display().to_string().into());
     inputs.insert("lang".into(), lang.into());
-    inputs.insert("quant_level".into(), req.quant_level.as_str().into());
+    inputs.insert("quant_level".into(), req.quant_level.map_or("", |q| q.as_str()).into());
     inputs.insert("export_format".into(), serde_json::to_value(req.export_format).unwrap_or_default());
     inputs.insert("max_duration".into(), req.max_duration.unwrap_or(0.0).into());
     inputs.insert("narrative_focus".into(), serde_json::json!(req.narrative_focus.clone().unwrap_or_default()));
@@ -357,7 +356,14 @@ pub async fn generate(
         (_, Some(code)) => ClipError::new(code, "").status(),
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    Ok((status, Json(response)).into_response())
+    // A failed task is an error for the access log and the monitor too.
+    let note =
+        response.code.map(|code| ErrorNote { code: Some(code), message: response.message.clone().unwrap_or_default() });
+    let mut http = (status, Json(response)).into_response();
+    if let Some(note) = note {
+        http.extensions_mut().insert(note);
+    }
+    Ok(http)
 }
 
 /// The task timeout: cancels the run if it is still going after `limit` (its status then
