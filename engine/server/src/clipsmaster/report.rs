@@ -446,18 +446,17 @@ fn render_html(data: &ReportData) -> String {
         body.push_str("<h2>Clip quality</h2>");
         let rows: Vec<Vec<String>> = data.clips.iter().map(|c| quality_cells(c).to_vec()).collect();
         body.push_str(&table(&QUALITY_HEADERS, &rows));
-        let coverage: Vec<(String, f64)> = data
-            .clips
-            .iter()
-            .filter_map(|c| q_f64(&c.quality, "focus_coverage").map(|v| (c.task_id.clone(), v * 100.0)))
-            .collect();
-        body.push_str(&bar_chart("Focus-keyword coverage", &coverage, "%"));
-        let silence: Vec<(String, f64)> = data
-            .clips
-            .iter()
-            .filter_map(|c| q_f64(&c.quality, "cuts_in_silence").map(|v| (c.task_id.clone(), v * 100.0)))
-            .collect();
-        body.push_str(&bar_chart("Cuts that land in silence", &silence, "%"));
+        // One bar per clip that has the measure, as a percentage.
+        let percent_chart = |title: &str, key: &str| {
+            let bars: Vec<(String, f64)> = data
+                .clips
+                .iter()
+                .filter_map(|c| q_f64(&c.quality, key).map(|v| (c.task_id.clone(), v * 100.0)))
+                .collect();
+            bar_chart(title, &bars, "%")
+        };
+        body.push_str(&percent_chart("Focus-keyword coverage", "focus_coverage"));
+        body.push_str(&percent_chart("Cuts that land in silence", "cuts_in_silence"));
         let ratio: Vec<(String, f64)> = data
             .clips
             .iter()
