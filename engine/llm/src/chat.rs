@@ -121,7 +121,21 @@ pub async fn generate(
             r = stream.next() => r,
         };
         let Some(response) = response else {
-            return Err(LlmError::Generation("the model stopped without finishing the answer".into()));
+            if text.is_empty() {
+                return Err(LlmError::Generation("the model stopped without an answer".into()));
+            }
+            // mistral.rs 0.8.1 sends no final chunk when the last token ends inside a
+            // multi-byte character (its delta is held back as incomplete UTF-8), which is
+            // how a CJK answer that runs into max_tokens ends: report it as cut off.
+            let usage = measured_usage(model, request, tokens, started, first_token_at).await;
+            metrics.record_usage(&model.id, &usage);
+            return Ok(ChatOutput {
+                text,
+                finish_reason: "length".into(),
+                usage,
+                model: model.id.clone(),
+                quant: model.quant.clone(),
+            });
         };
         match response {
             Response::Chunk(chunk) => {

@@ -17,6 +17,10 @@ pub struct JsonOutput {
     pub text: String,
     /// 1, or 2 when the repair round was needed.
     pub attempts: u32,
+    /// The answer was cut off at max_tokens and this is its longest valid prefix: the
+    /// trailing, unfinished array items are dropped and the brackets closed.
+    #[serde(default)]
+    pub salvaged: bool,
     /// Summed over the attempts.
     pub usage: Usage,
     pub model: String,
@@ -48,6 +52,15 @@ pub async fn generate_json(
         };
         let output: ChatOutput = generate(model, &request, metrics, cancel, &mut on_token).await?;
         add_usage(&mut usage, &output.usage);
+        let accept = |value: serde_json::Value, text: String, salvaged: bool, usage: Usage| JsonOutput {
+            value,
+            text,
+            attempts: attempt,
+            salvaged,
+            usage,
+            model: output.model.clone(),
+            quant: output.quant.clone(),
+        };
         let problem = match serde_json::from_str::<serde_json::Value>(output.text.trim()) {
             Ok(value) => {
                 let errors: Vec<String> = validator
@@ -59,18 +72,17 @@ pub async fn generate_json(
                     })
                     .collect();
                 if errors.is_empty() {
-                    return Ok(JsonOutput {
-                        value,
-                        text: output.text,
-                        attempts: attempt,
-                        usage,
-                        model: output.model,
-                        quant: output.quant,
-                    });
+                    return Ok(accept(value, output.text.clone(), false, usage));
                 }
                 errors.join("; ")
             }
             Err(e) if output.finish_reason == "length" => {
+                // The grammar kept every token valid, so the text is a prefix of valid JSON:
+                // a list cut short usually still says enough (a planner's first picks).
+                if let Some((value, text)) = salvage(output.text.trim(), &validator) {
+                    tracing::warn!("JSON answer cut off at max_tokens; kept its complete items");
+                    return Ok(accept(value, text, true, usage));
+                }
                 format!("the answer was cut off at max_tokens before the JSON ended ({e})")
             }
             Err(e) => format!("not JSON: {e}"),
@@ -84,6 +96,48 @@ pub async fn generate_json(
         last_problem = problem;
     }
     Err(LlmError::Schema(format!("{last_problem} (after a repair attempt)")))
+}
+
+/// The longest schema-valid JSON value that a cut-off `text` (a prefix of JSON) starts with:
+/// cut just after a completed array item, or before an object member, and close the open
+/// brackets. Tried from the longest cut down.
+fn salvage(text: &str, validator: &jsonschema::Validator) -> Option<(serde_json::Value, String)> {
+    // (byte offset, the closers needed there), at each point where cutting keeps whole items.
+    let mut cuts: Vec<(usize, String)> = Vec::new();
+    let mut stack: Vec<u8> = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    let closers = |stack: &[u8]| -> String { stack.iter().rev().map(|&c| c as char).collect() };
+    for (i, b) in text.bytes().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' => stack.push(b'}'),
+            b'[' => stack.push(b']'),
+            b'}' | b']' => {
+                stack.pop();
+                // A container just closed: inside an array it was a whole item.
+                if stack.last() == Some(&b']') {
+                    cuts.push((i + 1, closers(&stack)));
+                }
+            }
+            // Before the separator of the next item or member: what precedes is whole.
+            b',' => cuts.push((i, closers(&stack))),
+            _ => {}
+        }
+    }
+    cuts.into_iter().rev().find_map(|(at, close)| {
+        let candidate = format!("{}{close}", text[..at].trim_end());
+        let value: serde_json::Value = serde_json::from_str(&candidate).ok()?;
+        validator.is_valid(&value).then_some((value, candidate))
+    })
 }
 
 /// The schema as the grammar engine gets it: JSON on one line, `", "` and `": "` between
@@ -130,4 +184,46 @@ fn add_usage(total: &mut Usage, more: &Usage) {
         if total.prompt_seconds > 0.0 { total.prompt_tokens as f64 / total.prompt_seconds } else { 0.0 };
     total.decode_tokens_per_second =
         if total.decode_seconds > 0.0 { total.completion_tokens as f64 / total.decode_seconds } else { 0.0 };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::salvage;
+
+    fn planner_schema() -> jsonschema::Validator {
+        jsonschema::validator_for(&serde_json::json!({
+            "type": "object",
+            "properties": {"moments": {"type": "array", "items": {
+                "type": "object",
+                "properties": {"first": {"type": "integer"}, "last": {"type": "integer"}, "why": {"type": "string"}},
+                "required": ["first", "last", "why"]
+            }}},
+            "required": ["moments"]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_cut_off_list_keeps_its_whole_items() {
+        let v = planner_schema();
+        let cut =
+            r#"{"moments": [{"first": 1, "last": 2, "why": "他说, \"背叛]}\""}, {"first": 4, "last": 5, "why": "信"#;
+        let (value, text) = salvage(cut, &v).expect("one whole item");
+        assert_eq!(value["moments"].as_array().unwrap().len(), 1, "{text}");
+        assert_eq!(value["moments"][0]["why"], "他说, \"背叛]}\"");
+        // Two whole items, the third cut inside a key.
+        let cut = r#"{"moments": [{"first": 1, "last": 2, "why": "a"}, {"first": 4, "last": 5, "why": "b"}, {"fir"#;
+        assert_eq!(salvage(cut, &v).unwrap().0["moments"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn nothing_whole_or_nothing_valid_is_not_salvaged() {
+        let v = planner_schema();
+        assert!(
+            salvage(r#"{"moments": [{"first": 1, "la"#, &v)
+                .is_none_or(|(value, _)| value["moments"] == serde_json::json!([]))
+        );
+        assert!(salvage(r#"{"mom"#, &v).is_none());
+        assert!(salvage("", &v).is_none());
+    }
 }

@@ -230,11 +230,21 @@ impl Node for JsonOp {
         )
         .await?;
         ctx.progress(1.0, out.text.clone());
+        // A salvaged answer ran into max_tokens: its finish reason says so.
+        let finish = if out.salvaged {
+            ctx.log(
+                reelflow_core::LogLevel::Warn,
+                format!("the answer ran into max_tokens ({max_tokens}); its complete items were kept"),
+            );
+            "length"
+        } else {
+            "stop"
+        };
         let mut outputs = Outputs::default();
         outputs.insert("value".into(), Value::from_json(&out.value));
         outputs.insert(
             "usage".into(),
-            Value::from_json(&usage_json(&out.model, &out.quant, "stop", &out.usage, out.attempts)),
+            Value::from_json(&usage_json(&out.model, &out.quant, finish, &out.usage, out.attempts)),
         );
         Ok(outputs)
     }

@@ -167,6 +167,7 @@ pub fn cut_reencode_spans(
         source.seek(target, ..target + 1).map_err(Error::codec(input, "seeking"))?;
 
         let (start, end) = (segment.start, segment.end);
+        let written_before = written;
         let mut decoded = frame::Video::empty();
         let mut converted = frame::Video::empty();
         let mut sound = frame::Audio::empty();
@@ -222,6 +223,8 @@ pub fn cut_reencode_spans(
             } else if let (Some((index, tb, _)), Some(decoder)) = (&audio, audio_decoder.as_mut())
                 && stream.index() == *index
                 && !audio_out.segment_done()
+                // A partial packet where a file breaks off: the picture check names the break.
+                && !packet.is_corrupt()
             {
                 decoder.send_packet(&packet).map_err(Error::codec(input, "decoding audio"))?;
                 while decoder.receive_frame(&mut sound).is_ok() {
@@ -241,6 +244,8 @@ pub fn cut_reencode_spans(
                     break;
                 }
             }
+            let kept = written - written_before;
+            check_reached(input, start + kept as f64 * frame_duration, segment, rate)?;
         }
         if audio.is_some() {
             audio_out.end_segment(&mut writer)?;
@@ -250,6 +255,17 @@ pub fn cut_reencode_spans(
     writer.finish()?;
     progress(1.0);
     Ok(written)
+}
+
+/// Fails when the source's picture stopped (`reached`, seconds) well before the segment's
+/// end: the file is truncated or damaged. Half a second or two frames of slack let a video
+/// stream that ends a little before the container's duration through.
+pub(crate) fn check_reached(input: &Path, reached: f64, segment: &PlannedSegment, rate: Rational) -> Result<()> {
+    let frame = f64::from(rate.denominator()) / f64::from(rate.numerator()).max(1.0);
+    if reached.max(segment.start) + (2.0 * frame).max(0.5) >= segment.end {
+        return Ok(());
+    }
+    Err(Error::Truncated { path: input.to_owned(), stops: reached.max(0.0), start: segment.start, end: segment.end })
 }
 
 pub(crate) fn seconds(ts: Option<i64>, tb: Rational) -> f64 {

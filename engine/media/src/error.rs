@@ -19,6 +19,12 @@ pub enum Error {
     /// Decoding or encoding failed part-way.
     #[error("{path}: {stage} failed: {source}")]
     Codec { path: PathBuf, stage: &'static str, source: ffmpeg_next::Error },
+    /// The file stops before a range that an operation needs (truncated or damaged).
+    #[error(
+        "{path}: the video stops at {stops:.2} s, inside the range {start:.2}..{end:.2} s \
+         (the file is truncated or damaged)"
+    )]
+    Truncated { path: PathBuf, stops: f64, start: f64, end: f64 },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("cancelled")]
@@ -45,7 +51,7 @@ impl From<Error> for reelflow_core::NodeError {
             Error::Unreadable { .. } | Error::MissingStream { .. } | Error::Unsupported { .. } => {
                 ErrorKind::UnsupportedFormat
             }
-            Error::Codec { .. } => ErrorKind::RenderFailed,
+            Error::Codec { .. } | Error::Truncated { .. } => ErrorKind::RenderFailed,
             Error::Io { .. } => return NodeError::failed(e.to_string()),
         };
         NodeError::of_kind(kind, e.to_string())

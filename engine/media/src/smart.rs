@@ -148,9 +148,13 @@ fn smart_or_refuse(
         let mut gop: Vec<Packet> = Vec::new();
         let mut first_gop = true;
         let mut video_done = false;
+        // Where the source's picture has been read up to: a file that stops inside the
+        // segment is truncated or damaged, and must not give a silently shorter cut.
+        let mut reached = i64::MIN;
         let mut sound = frame::Audio::empty();
         for (stream, packet) in source.packets() {
             if stream.index() == index && !video_done {
+                reached = reached.max(packet.pts().map_or(i64::MIN, |p| p.saturating_add(frame_ticks)));
                 if packet.is_key() && !gop.is_empty() {
                     let next_key = packet.pts().unwrap_or(i64::MAX);
                     cut.observe_keyframe(&packet);
@@ -168,6 +172,8 @@ fn smart_or_refuse(
             } else if let (Some((a_index, a_tb, _)), Some(decoder)) = (&audio, audio_decoder.as_mut())
                 && stream.index() == *a_index
                 && !audio_out.segment_done()
+                // A partial packet where a file breaks off: the picture check names the break.
+                && !packet.is_corrupt()
             {
                 decoder.send_packet(&packet).map_err(Error::codec(input, "decoding audio"))?;
                 while decoder.receive_frame(&mut sound).is_ok() {
@@ -184,6 +190,9 @@ fn smart_or_refuse(
             // The last GOP ends after its last frame.
             let after_last = gop.iter().filter_map(Packet::pts).max().map_or(i64::MAX, |p| p + frame_ticks);
             cut.close_gop(gop, first_gop, after_last, start_ts, end_ts, &mut writer)?;
+        }
+        if !video_done {
+            crate::cut::check_reached(input, seconds(Some(reached), tb), segment, rate)?;
         }
         if audio.is_some() {
             audio_out.end_segment(&mut writer)?;

@@ -663,14 +663,24 @@ fn cutting_bad_inputs_fails_cleanly_naming_the_file() {
         assert!(matches!(err, Error::MissingStream { .. }) && err.to_string().contains("sound.m4a"), "{err}");
     }
 
-    // Truncated: whatever is readable is cut, or a clear error; never a panic or a hang.
+    // Truncated (the index at the front says 4 s, the data stops before): a range past the
+    // break is a clear error naming the file and where it stops, never a silently short cut.
     let bytes = std::fs::read(&good).expect("read");
     let truncated = dir.path().join("truncated.mp4");
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).expect("write");
-    match smart_cut(&truncated, &out, 0.5, 3.5, &opts, &mut |_| true) {
-        Ok(_) => assert!(read_markers(&out).expect("decode").len() <= 75),
-        Err(e) => assert!(e.to_string().contains("truncated.mp4"), "{e}"),
+    assert!((probe(&truncated, false).expect("the index is intact").duration - 4.0).abs() < 0.1);
+    for result in [
+        smart_cut(&truncated, &out, 0.5, 3.9, &opts, &mut |_| true).map(|_| ()),
+        cut_reencode(&truncated, &out, 0.5, 3.9, &opts, &mut |_| true).map(|_| ()),
+    ] {
+        let err = result.expect_err("the data stops before 3.9 s");
+        assert!(matches!(err, Error::Truncated { .. }) && err.to_string().contains("truncated.mp4"), "{err}");
+        let err: reelflow_core::NodeError = err.into();
+        assert_eq!(err.kind(), Some(reelflow_core::ErrorKind::RenderFailed), "{err}");
     }
+    // What lies before the break still cuts.
+    smart_cut(&truncated, &out, 0.0, 1.0, &opts, &mut |_| true).expect("the readable part");
+    assert_eq!(read_markers(&out).expect("decode").len(), 25);
     // Not media at all.
     let text = dir.path().join("notes.mp4");
     std::fs::write(&text, "these are notes, not a video\n".repeat(50)).expect("write");

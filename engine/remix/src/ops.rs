@@ -13,7 +13,7 @@ use reelflow_timeline::{Clip, MediaRef, Rational, RationalTime, TIMELINE_TYPE, T
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::plan::{AssembleOptions, Cue, Pick, PromptOptions, Range, assemble, planner_prompt};
+use crate::plan::{AssembleOptions, Cue, Pick, PromptOptions, Range, assemble, check_preserve, planner_prompt};
 
 /// Registers `remix.prompt` and `remix.assemble`.
 pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
@@ -86,6 +86,12 @@ impl PromptOp {
                  budget, and a JSON Schema whose cue numbers can only name real cues (for `llm.json`).",
             )
             .input("subtitles", ValueType::Named(SUBTITLES_TYPE.into()), "Parsed subtitles.")
+            .optional_input(
+                "info",
+                ValueType::Named("media_info".into()),
+                "`media.probe` of the source: with `preserve`, ranges outside it are refused before planning.",
+            )
+            .optional_input("preserve", ValueType::Json, "`[{start, end}]` ranges that must be in the remix.")
             .output("messages", ValueType::Json, "`[{role: system, …}, {role: user, …}]` for `llm.json`.")
             .output("schema", ValueType::Json, "`{moments: [{first, last, why}]}` with bounded cue numbers.")
             .params::<PromptParams>()
@@ -104,6 +110,13 @@ impl Node for PromptOp {
     async fn run(&self, _ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
         let params: PromptParams = inputs.params()?;
         let cues = cues_of(&inputs)?;
+        // A preserved range outside the video is the client's mistake: say so now, not
+        // after the (slow) plan.
+        let preserve: Vec<Range> = json_input(&inputs, "preserve", "a list of {start, end}")?.unwrap_or_default();
+        if let Some(info) = json_input::<Probed>(&inputs, "info", "media info")? {
+            check_preserve(&preserve, info.duration)
+                .map_err(|e| NodeError::of_kind(ErrorKind::InvalidInput, e.to_string()))?;
+        }
         let prompt = planner_prompt(
             &cues,
             &PromptOptions {

@@ -63,8 +63,10 @@ pub struct PlannerPrompt {
 
 /// How many moments the planner may pick.
 const MAX_PICKS: usize = 12;
-/// Longest reason the planner may give for a pick, in characters.
-const MAX_REASON: usize = 80;
+/// Longest reason the planner may give for a pick, in characters. A CJK character costs a
+/// small model's tokenizer one to three tokens, so twelve reasons must stay short to fit
+/// the plan's token budget (an answer cut off there keeps only its whole picks).
+const MAX_REASON: usize = 48;
 
 /// Builds the planner prompt. The schema bounds cue numbers to the cues that exist, so even
 /// a small model's answer always names real cues.
@@ -257,6 +259,21 @@ pub enum PlanError {
     Empty(String),
 }
 
+/// Half a second past the end is rounding (subtitle times against the container's
+/// duration); more is a range outside the video.
+const PRESERVE_SLACK: f64 = 0.5;
+
+/// Every preserved range must lie inside the source: refused before anything is planned.
+pub fn check_preserve(preserve: &[Range], duration: f64) -> Result<(), PlanError> {
+    match preserve
+        .iter()
+        .find(|p| !(p.start >= 0.0 && p.end > p.start && p.start < duration && p.end <= duration + PRESERVE_SLACK))
+    {
+        Some(p) => Err(PlanError::BadPreserve { start: p.start, end: p.end, duration }),
+        None => Ok(()),
+    }
+}
+
 /// Picks + preserved ranges → segments; see the module docs.
 pub fn assemble(
     cues: &[Cue],
@@ -272,10 +289,8 @@ pub fn assemble(
     let mut quality = Quality::default();
     // Candidate ranges with their priority rank (preserved first, then the planner's order).
     let mut wanted: Vec<(Range, Origin, usize, Vec<String>)> = Vec::new();
+    check_preserve(preserve, opts.duration)?;
     for p in preserve {
-        if !(p.start >= 0.0 && p.end > p.start && p.start < opts.duration) {
-            return Err(PlanError::BadPreserve { start: p.start, end: p.end, duration: opts.duration });
-        }
         let r = widen_to_cues(Range { start: p.start, end: p.end.min(opts.duration) }, cues);
         wanted.push((r, Origin::Preserved, 0, vec!["preserved".into()]));
     }
@@ -628,5 +643,10 @@ mod tests {
     fn bad_preserve_ranges_are_refused() {
         let err = assemble(&cues(), &[pick(1, 1)], &[Range { start: 40.0, end: 45.0 }], &[], &opts()).unwrap_err();
         assert!(matches!(err, PlanError::BadPreserve { .. }));
+        let duration = opts().duration;
+        for (start, end) in [(-1.0, 2.0), (3.0, 3.0), (5.0, 4.0), (duration - 1.0, duration + 2.0), (f64::NAN, 1.0)] {
+            assert!(check_preserve(&[Range { start, end }], duration).is_err(), "{start}..{end}");
+        }
+        check_preserve(&[Range { start: 0.0, end: duration + 0.2 }], duration).expect("rounding past the end");
     }
 }

@@ -153,6 +153,115 @@ async fn generate_returns_the_documented_shape_with_a_real_remix() {
     assert!(st["metrics"]["memory_usage_mb"].as_f64().unwrap() > 0.0 && st["metrics"]["elapsed_time"].is_number());
 }
 
+const ZH_LINES: [&str; 8] = [
+    "你昨晚去哪儿了？",
+    "我说过了，我在公司加班。",
+    "那公司为什么打电话找你？",
+    "你偷看我的短信？这是背叛！",
+    "背叛的人是你，不是我。",
+    "我在你的大衣里找到了那封信。",
+    "求你了，听我解释再走。",
+    "现在解释已经太晚了。",
+];
+
+/// The episode's Chinese subtitles as ASS (styles, override tags, centisecond times),
+/// encoded in GB18030 without any marker of the encoding.
+fn gb18030_ass(h: &Harness) -> PathBuf {
+    let mut ass = String::from(
+        "[Script Info]\nTitle: 第一集\nScriptType: v4.00+\nPlayResX: 1920\nPlayResY: 1080\n\n[V4+ Styles]\n\
+         Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, \
+         Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, \
+         MarginR, MarginV, Encoding\n\
+         Style: Default,Noto Sans CJK SC,60,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,2,0,2,\
+         10,10,40,1\n\n[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n",
+    );
+    for i in 0..24u32 {
+        let t = 3 * i;
+        ass.push_str(&format!(
+            "Dialogue: 0,0:{:02}:{:02}.00,0:{:02}:{:02}.00,Default,,0,0,0,,{{\\i1}}{}\n",
+            t / 60,
+            t % 60,
+            (t + 2) / 60,
+            (t + 2) % 60,
+            ZH_LINES[i as usize % ZH_LINES.len()]
+        ));
+    }
+    let (bytes, _, unmappable) = encoding_rs::GB18030.encode(&ass);
+    assert!(!unmappable);
+    let path = h.media.join("drama_ep1.zh.ass");
+    std::fs::write(&path, &bytes).expect("the subtitles");
+    path
+}
+
+/// The default case of the document: Chinese subtitles in ASS, in a legacy encoding.
+/// (SmolLM2 stands in for the Chinese model, which cannot be installed here.)
+#[tokio::test(flavor = "multi_thread")]
+async fn chinese_ass_subtitles_in_gb18030_make_a_remix() {
+    let h = clips_harness_with(|config| {
+        let active = config.llm.active_config.with_file_name("active_model_zh.yaml");
+        std::fs::write(&active, "default_language: zh\nlanguages:\n  zh: {model: smollm2-test}\n").unwrap();
+        config.llm.active_config = active;
+    })
+    .await;
+    let (video, _) = episode(&h);
+    let subtitles = gb18030_ass(&h);
+    let request = json!({
+        "video_path": video,
+        "srt_path": subtitles,
+        "export_format": "both",
+        "max_duration": 15,
+        "narrative_focus": ["背叛"],
+        // Cue 4 (9–11 s): "你偷看我的短信？这是背叛！"
+        "preserve_segments": [{"start": 9.5, "end": 10.5}]
+    });
+    let (status, body) = h.post("/api/v1/generate", request).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (200, Some("success")), "{body}");
+    let run_id = format!("run-{}", body["task_id"].as_str().unwrap().trim_start_matches("task_"));
+    let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
+    let quality = &run["outputs"]["quality"];
+    // The keyword was read out of the GB18030 bytes: the preserved cue holds it.
+    let hits = quality["focus_hits"][0].clone();
+    assert_eq!(hits[0], "背叛", "{quality}");
+    assert!(hits[1].as_u64().unwrap() >= 1, "{quality}");
+    assert_eq!(quality["cuts_mid_cue"], 0.0, "{quality}");
+    assert_eq!(quality["preserved_kept"], true, "{quality}");
+    // Segments start and end on the ASS cue edges (with padding into the silence).
+    let segments = run["outputs"]["segments"].as_array().expect("segments").clone();
+    assert!(
+        segments.iter().any(|s| s["start"].as_f64().unwrap() <= 9.0 && s["end"].as_f64().unwrap() >= 11.0),
+        "{segments:?}"
+    );
+    let out_duration = body["metrics"]["output_duration"].as_f64().unwrap();
+    assert!(out_duration > 0.0 && out_duration <= 15.0 + 1e-6, "{out_duration}");
+    let mp4 = body["video_path"].as_str().expect("a video path");
+    assert!((frames_of(mp4) - out_duration).abs() <= 1.0 / 25.0 + 1e-6);
+    let xml = std::fs::read_to_string(body["project_path"].as_str().expect("a project")).unwrap();
+    assert_eq!(xml.matches("<asset-clip").count(), segments.len(), "{xml}");
+}
+
+/// A video whose index is intact but whose data stops two thirds in: probing passes, the
+/// plan runs, and the cut finds the break inside a kept range: 3002, naming the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_video_that_breaks_off_fails_rendering_with_3002() {
+    let h = clips_harness().await;
+    let (video, subtitles) = episode(&h);
+    let bytes = std::fs::read(&video).unwrap();
+    let broken = h.media.join("broken_ep.mp4");
+    std::fs::write(&broken, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let request = json!({
+        "video_path": broken,
+        "srt_path": subtitles,
+        "lang": "en",
+        "export_format": "video",
+        "max_duration": 10,
+        "preserve_segments": [{"start": 66.2, "end": 67.5}]
+    });
+    let (status, body) = h.post("/api/v1/generate", request).await;
+    assert_eq!((status.as_u16(), body["code"].as_u64()), (500, Some(3002)), "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("broken_ep.mp4") && message.contains("truncated"), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn processing_answers_at_once_and_status_follows_the_task() {
     let h = clips_harness().await;
@@ -209,6 +318,20 @@ async fn bad_requests_get_the_documented_codes() {
         (415, Some(1004), Some("failed")),
         "{body}"
     );
+    // A preserved range outside the 72 s video: 1001, found before the LLM plans anything.
+    let (status, body) = h
+        .post(
+            "/api/v1/generate",
+            json!({"video_path": video, "srt_path": subtitles, "lang": "en",
+                   "preserve_segments": [{"start": 70.0, "end": 95.0}]}),
+        )
+        .await;
+    assert_eq!((status.as_u16(), body["code"].as_u64()), (400, Some(1001)), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("preserve range 70..95"), "{body}");
+    let run_id = format!("run-{}", body["task_id"].as_str().unwrap().trim_start_matches("task_"));
+    let (_, run) = h.get(&format!("/api/v1/runs/{run_id}")).await;
+    assert_ne!(run["nodes"]["plan"]["state"], "succeeded", "{run}");
+    assert_ne!(run["nodes"]["plan"]["state"], "running", "{run}");
     // A video that is not a video: 1004 as well.
     let fake = h.media.join("fake.mp4");
     std::fs::write(&fake, "not a video at all").unwrap();
