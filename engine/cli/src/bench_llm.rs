@@ -80,12 +80,7 @@ fn prompt(run: usize, words: usize) -> String {
 }
 
 fn rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    reelflow_core::sysinfo::rss_bytes() as f64 / (1024.0 * 1024.0)
 }
 
 /// Threads candle's CPU kernels use: rayon's global pool, sized by RAYON_NUM_THREADS or the cores.

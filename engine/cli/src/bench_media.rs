@@ -36,13 +36,6 @@ pub struct MediaBenchArgs {
     json: bool,
 }
 
-/// Peak resident memory of this process so far, from /proc (kB).
-fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 fn source(args: &MediaBenchArgs) -> anyhow::Result<PathBuf> {
     let width = args.height * 16 / 9 / 2 * 2;
     let frames = (args.minutes * 60.0 * 30.0).round() as u32;
@@ -90,7 +83,7 @@ pub fn bench_media(args: &MediaBenchArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let report = smart_cut_spans(&src, &ours, &spans, &CutOptions::default(), &mut |_| true)?;
     let smart_s = started.elapsed().as_secs_f64();
-    let rss_mb = peak_rss_kb().unwrap_or(0) as f64 / 1024.0;
+    let rss_mb = reelflow_core::sysinfo::peak_rss_bytes() as f64 / (1024.0 * 1024.0);
 
     let started = Instant::now();
     let mut list = String::new();

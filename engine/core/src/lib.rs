@@ -43,6 +43,7 @@ mod value;
 pub mod benchmark;
 pub mod cache;
 pub mod ops;
+pub mod sysinfo;
 pub mod workflow;
 
 pub use cache::{Cache, CacheKey, CacheStats};

@@ -298,15 +298,6 @@ async fn the_pool_unloads_idle_models_lru_and_never_those_in_use() {
     assert!(out.usage.completion_tokens >= 1);
 }
 
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |kib| kib * 1024)
-}
-
 fn chat_registry(llm: Arc<Llm>) -> Registry {
     let mut registry = Registry::with_builtins();
     reelflow_llm::register(&mut registry, llm).expect("register");
@@ -362,7 +353,7 @@ async fn concurrent_runs_share_one_loaded_model() {
     let dir = tempfile::tempdir().unwrap();
     let llm = llm_with(repo_models(), 4096);
     let registry = chat_registry(llm.clone());
-    let rss_empty = rss_bytes();
+    let rss_empty = reelflow_core::sysinfo::rss_bytes();
     // Warm: one run loads the model.
     let (first, events) = run_chat(&registry, dir.path(), "warm", "Name a colour.").await;
     assert_eq!(first.status, RunStatus::Succeeded, "{:?}", first.nodes);
@@ -379,7 +370,7 @@ async fn concurrent_runs_share_one_loaded_model() {
     assert!(first.outputs["usage"].to_json()["completion_tokens"].as_u64().unwrap() >= 1);
     let plan = first.outputs["plan"].to_json();
     assert!(plan["topic"].is_string() && !plan["scenes"].as_array().unwrap().is_empty(), "{plan}");
-    let rss_loaded = rss_bytes();
+    let rss_loaded = reelflow_core::sysinfo::rss_bytes();
     // Two more at once: same model, no second load, memory does not grow by a model.
     let (a, b) = tokio::join!(
         run_chat(&registry, dir.path(), "one", "Name an animal."),
@@ -390,7 +381,7 @@ async fn concurrent_runs_share_one_loaded_model() {
     assert_eq!(llm.pool().entries().len(), 1);
     // A second copy of the model would add at least what the first load and run added.
     let first_load = rss_loaded.saturating_sub(rss_empty);
-    let grown = rss_bytes().saturating_sub(rss_loaded);
+    let grown = reelflow_core::sysinfo::rss_bytes().saturating_sub(rss_loaded);
     eprintln!("RSS: {rss_empty} empty, +{first_load} for the load and first run, +{grown} for two concurrent runs");
     assert!(
         grown < first_load / 2,

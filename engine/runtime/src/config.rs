@@ -103,6 +103,10 @@ pub struct ServerConfig {
     /// The monitoring settings (sampling, thresholds, report retention), JSON; built-in
     /// defaults apply while the file does not exist. Relative to the working directory.
     pub monitoring_config: PathBuf,
+    /// Hosts a batch's `notification_url` may name (exact names or IP literals). Empty:
+    /// any host. Either way, addresses that are link-local (where cloud metadata services
+    /// answer), unspecified, multicast or broadcast are refused.
+    pub notify_hosts: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -166,6 +170,7 @@ impl Default for ServerConfig {
             shutdown_grace: DurationSpec::Text("30s".into()),
             embedded_worker: true,
             monitoring_config: PathBuf::from("configs/monitoring.json"),
+            notify_hosts: Vec::new(),
         }
     }
 }

@@ -32,7 +32,8 @@ mod guard;
 mod monitor;
 mod runs;
 mod state;
-pub mod sysinfo;
+/// Moved to the core so every crate measures memory the same way; kept here by its old path.
+pub use reelflow_core::sysinfo;
 mod system;
 mod workflows;
 

@@ -14,6 +14,7 @@
 //!
 //! A batch's state is also at `GET /api/v1/status?task_id=batch_…`.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Json;
@@ -68,13 +69,55 @@ fn priority_value(given: Option<&serde_json::Value>) -> Result<i64, ClipError> {
     }
 }
 
-fn check_url(url: &str) -> Result<String, ClipError> {
+/// An http(s) URL whose host the operator allows (`server.notify_hosts`, empty: any) and
+/// which is not a forbidden address literal (see [`forbidden_address`]).
+fn check_url(url: &str, allowed_hosts: &[String]) -> Result<String, ClipError> {
     let parsed =
         reqwest::Url::parse(url).map_err(|e| ClipError::new(1001, format!("notification_url `{url}`: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+    let Some(host) = parsed.host_str().filter(|_| matches!(parsed.scheme(), "http" | "https")) else {
         return Err(ClipError::new(1001, format!("notification_url `{url}` is not an http(s) URL")));
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if !allowed_hosts.is_empty() && !allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(bare)) {
+        return Err(ClipError::new(1001, format!("notification_url host `{bare}` is not in server.notify_hosts")));
+    }
+    if bare.parse::<IpAddr>().is_ok_and(forbidden_address) {
+        return Err(ClipError::new(1001, format!("notification_url `{url}`: that address is not allowed")));
     }
     Ok(parsed.to_string())
+}
+
+/// Addresses a webhook must never reach, whatever the allowlist: link-local (cloud
+/// metadata services answer at 169.254.169.254 and fe80::), unspecified, multicast and
+/// broadcast. Loopback and private networks stay allowed (webhooks to services beside
+/// the server are the common case); `server.notify_hosts` narrows further.
+fn forbidden_address(ip: IpAddr) -> bool {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local() || v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_unicast_link_local() || v6.is_unspecified() || v6.is_multicast(),
+    }
+}
+
+/// A client for one delivery, pinned to addresses of `url`'s host that were checked here,
+/// so a name cannot resolve to a forbidden address between the check and the request.
+async fn pinned_client(url: &str) -> Result<reqwest::Client, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    let host = parsed.host_str().ok_or("no host")?.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<SocketAddr> =
+        tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| format!("resolving {host}: {e}"))?.collect();
+    if addrs.is_empty() || addrs.iter().any(|a| forbidden_address(a.ip())) {
+        return Err(format!("{host} resolves to an address webhooks may not reach"));
+    }
+    reqwest::Client::builder()
+        .timeout(DELIVERY_TIMEOUT)
+        .resolve_to_addrs(&host, &addrs)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 pub fn batch_id(store_id: &str) -> String {
@@ -105,7 +148,8 @@ pub async fn batch(State(state): State<AppState>, body: axum::body::Bytes) -> Re
         Some("stop") => ErrorPolicy::Stop,
         Some(other) => return Err(ClipError::new(1001, format!("error_policy `{other}` is not continue or stop"))),
     };
-    let notification_url = req.notification_url.as_deref().map(check_url).transpose()?;
+    let allowed_hosts = &state.runtime().config().server.notify_hosts;
+    let notification_url = req.notification_url.as_deref().map(|u| check_url(u, allowed_hosts)).transpose()?;
 
     let mut runs = Vec::with_capacity(req.clips.len());
     for (i, clip) in req.clips.iter().enumerate() {
@@ -196,19 +240,12 @@ pub async fn batch_status(state: &AppState, api_id: &str) -> Result<Response, Cl
 /// Delivers due batch notifications until `stop` fires: woken by run changes, and every
 /// second for retries that fall due.
 pub async fn deliver_notifications(state: AppState, stop: CancellationToken) {
-    let client = match reqwest::Client::builder().timeout(DELIVERY_TIMEOUT).build() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "clipsmaster: no HTTP client; batch notifications are off");
-            return;
-        }
-    };
     let mut changes = state.hub().subscribe();
     loop {
         match state.store().due_notifications().await {
             Ok(due) => {
                 for batch in due {
-                    deliver(&state, &client, &batch).await;
+                    deliver(&state, &batch).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "clipsmaster: reading due notifications failed"),
@@ -221,7 +258,7 @@ pub async fn deliver_notifications(state: AppState, stop: CancellationToken) {
     }
 }
 
-async fn deliver(state: &AppState, client: &reqwest::Client, batch: &BatchRecord) {
+async fn deliver(state: &AppState, batch: &BatchRecord) {
     let Some(url) = &batch.notification_url else { return };
     let runs = match state.store().batch_runs(&batch.id).await {
         Ok(runs) => runs,
@@ -236,11 +273,15 @@ async fn deliver(state: &AppState, client: &reqwest::Client, batch: &BatchRecord
         map.remove("notification");
     }
     let attempt = batch.notification.attempts + 1;
-    let result = client.post(url).header("x-reelflow-attempt", attempt.to_string()).json(&body).send().await;
-    let error = match result {
-        Ok(response) if response.status().is_success() => None,
-        Ok(response) => Some(format!("HTTP {}", response.status())),
-        Err(e) => Some(format!("{e}")),
+    let error = match pinned_client(url).await {
+        Ok(client) => {
+            match client.post(url).header("x-reelflow-attempt", attempt.to_string()).json(&body).send().await {
+                Ok(response) if response.status().is_success() => None,
+                Ok(response) => Some(format!("HTTP {}", response.status())),
+                Err(e) => Some(format!("{e}")),
+            }
+        }
+        Err(e) => Some(e),
     };
     let delivery = match error {
         None => Delivery::Delivered,
@@ -278,7 +319,29 @@ mod tests {
         assert_eq!(priority_value(Some(&serde_json::json!("high"))).ok(), Some(10));
         assert_eq!(priority_value(Some(&serde_json::json!(3))).ok(), Some(3));
         assert!(priority_value(Some(&serde_json::json!("urgent!"))).is_err());
-        assert!(check_url("ftp://x/y").is_err());
-        assert!(check_url("http://127.0.0.1:9/hook").is_ok());
+        assert!(check_url("ftp://x/y", &[]).is_err());
+        assert!(check_url("http://127.0.0.1:9/hook", &[]).is_ok());
+        assert!(check_url("http://10.1.2.3/hook", &[]).is_ok());
+        for forbidden in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://[fe80::1]/x",
+            "http://0.0.0.0:8080/x",
+            "http://[::ffff:169.254.169.254]/x",
+            "http://255.255.255.255/x",
+        ] {
+            assert_eq!(check_url(forbidden, &[]).map_err(|e| e.code), Err(1001), "{forbidden}");
+        }
+        let allowed = ["hooks.example.com".to_string(), "127.0.0.1".to_string()];
+        assert!(check_url("https://HOOKS.example.com/done", &allowed).is_ok());
+        assert!(check_url("http://127.0.0.1:9/hook", &allowed).is_ok());
+        assert!(check_url("https://evil.example.net/", &allowed).is_err());
+    }
+
+    #[tokio::test]
+    async fn deliveries_refuse_names_that_resolve_to_forbidden_addresses() {
+        assert!(pinned_client("http://127.0.0.1:9/hook").await.is_ok());
+        assert!(pinned_client("http://localhost:9/hook").await.is_ok());
+        let err = pinned_client("http://169.254.169.254/x").await.unwrap_err();
+        assert!(err.contains("may not reach"), "{err}");
     }
 }
