@@ -11,6 +11,7 @@
 //! ```
 
 mod audio;
+mod blend;
 mod concat;
 mod cut;
 mod encode;

@@ -774,11 +774,12 @@ impl Render {
                 "timeline.render",
                 1,
                 "Renders a timeline's first video track to MP4: clips are frame-accurate smart cuts of their sources \
-                 (with their sound), gaps black and silent. Transitions need the GPU operators.",
+                 (with their sound), gaps black and silent. A track with transitions (cross dissolve, dip to black, wipe) \
+                 is blended on the CPU and re-encoded whole, its sound crossfaded.",
             )
             .input("timeline", ValueType::Named(reelflow_timeline::TIMELINE_TYPE.into()), "The timeline.")
             .output("video", ValueType::File(FileKind::Video), "The rendered video.")
-            .output("report", ValueType::Json, "`{clips, gaps, copied_packets}`.")
+            .output("report", ValueType::Json, "`{clips, gaps, transitions, copied_packets}`.")
             .params::<RenderParams>()
             .resource(ResourceClass::Cpu),
         }
@@ -808,7 +809,12 @@ impl Node for Render {
         outputs.insert("video".into(), Value::File(FileRef::new(output, FileKind::Video)));
         outputs.insert(
             "report".into(),
-            Value::from_json(&serde_json::json!({"clips": report.clips, "gaps": report.gaps, "copied_packets": report.copied_packets})),
+            Value::from_json(&serde_json::json!({
+                "clips": report.clips,
+                "gaps": report.gaps,
+                "transitions": report.transitions,
+                "copied_packets": report.copied_packets,
+            })),
         );
         Ok(outputs)
     }

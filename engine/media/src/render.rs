@@ -3,6 +3,9 @@
 //! from one source, back to back, is a single smart cut; anything else is rendered piece by
 //! piece and joined ([`crate::concat`]).
 //!
+//! A video track with transitions is decoded, blended and re-encoded whole instead
+//! ([`crate::blend`]).
+//!
 //! Sound follows the timeline model: audio tracks carry it. Each audio track is rendered
 //! (its clips' sound, silence in its gaps), the tracks are mixed, and the mix replaces the
 //! picture's own sound. A timeline without audio tracks keeps the video clips' own sound.
@@ -26,6 +29,8 @@ pub struct RenderReport {
     pub copied_packets: u64,
     /// Audio tracks mixed under the picture.
     pub audio_tracks: usize,
+    /// Transitions blended (the picture is then re-encoded whole, see [`crate::blend`]).
+    pub transitions: usize,
 }
 
 /// A run of the track: clips back to back from one source, or a gap (seconds).
@@ -138,6 +143,9 @@ fn render_picture(
         .iter()
         .find(|t| t.kind == TrackKind::Video)
         .ok_or_else(|| invalid("timeline without a video track".into()))?;
+    if track.items.iter().any(|item| matches!(item, TrackItem::Transition(_))) {
+        return crate::blend::render_blended(timeline, track, output, opts, progress);
+    }
     let mut pieces: Vec<Piece> = Vec::new();
     let mut report = RenderReport::default();
     for item in &track.items {
@@ -154,9 +162,7 @@ fn render_picture(
                 report.gaps += 1;
                 pieces.push(Piece::Gap(gap.duration.to_seconds_f64()));
             }
-            TrackItem::Transition(_) => {
-                return Err(invalid("transitions: rendering them needs the GPU operators (gpu.transition); cut without one, or render the transition there".into()));
-            }
+            TrackItem::Transition(_) => unreachable!("tracks with transitions are blended"),
         }
     }
     if pieces.is_empty() {

@@ -732,3 +732,112 @@ fn timeline_audio_tracks_replace_the_pictures_sound() {
     let (first, second) = (levels[2..9].iter().sum::<f64>() / 7.0, levels[12..19].iter().sum::<f64>() / 7.0);
     assert!(first > second + 2.0, "with dialogue {first:.1} dB, without {second:.1} dB");
 }
+
+/// Every decoded frame's luma plane (width × height bytes, rows packed).
+fn lumas(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut input = ffmpeg_next::format::input(path).expect("open");
+    let stream = input.streams().best(ffmpeg_next::media::Type::Video).expect("video");
+    let index = stream.index();
+    let context = ffmpeg_next::codec::context::Context::from_parameters(stream.parameters()).expect("codec");
+    let mut decoder = context.decoder().video().expect("decoder");
+    let mut frames = Vec::new();
+    let mut frame = ffmpeg_next::frame::Video::empty();
+    let mut take = |frame: &ffmpeg_next::frame::Video| {
+        let (w, h, stride) = (frame.width() as usize, frame.height() as usize, frame.stride(0));
+        frames.push((0..h).flat_map(|y| frame.data(0)[y * stride..y * stride + w].to_vec()).collect::<Vec<u8>>());
+    };
+    for (s, packet) in input.packets() {
+        if s.index() == index {
+            decoder.send_packet(&packet).expect("decode");
+            while decoder.receive_frame(&mut frame).is_ok() {
+                take(&frame);
+            }
+        }
+    }
+    decoder.send_eof().expect("eof");
+    while decoder.receive_frame(&mut frame).is_ok() {
+        take(&frame);
+    }
+    frames
+}
+
+/// A transition between two clips of one source: outside it the frames are the clips' own
+/// (by their markers); inside, each frame is the blend of the two pictures it joins (checked
+/// against a plain reference of each look); the timeline keeps its length and A/V stay in
+/// sync.
+#[test]
+fn timeline_transitions_blend_the_clips_they_join() {
+    use reelflow_media::{CutOptions, render_timeline};
+    use reelflow_timeline::{Clip, MediaRef, Rational, RationalTime, Timeline, Track, TrackItem, TransitionKind};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = dir.path().join("source.mp4");
+    generate(&source, &SyntheticSpec { frames: 150, gop: 25, ..Default::default() }).expect("source");
+    let source_lumas = lumas(&source);
+    let t = |ms: i64| RationalTime::from_millis(ms);
+    let media = MediaRef::new(&source, t(6000), true, true);
+    for kind in [TransitionKind::CrossDissolve, TransitionKind::DipToBlack, TransitionKind::Wipe] {
+        // A = source 0–2 s, B = source 4–6 s, a 24-frame transition on the cut at 2 s: it
+        // covers output frames 38..62, where A shows source frame n and B source frame n + 50.
+        let mut timeline = Timeline::new("joined", Rational::FPS_25, 320, 240);
+        timeline.tracks.push(Track::video(vec![
+            TrackItem::clip(Clip::new("a", media.clone(), t(0), t(2000))),
+            TrackItem::transition(kind, t(960)),
+            TrackItem::clip(Clip::new("b", media.clone(), t(4000), t(6000))),
+        ]));
+        let out = dir.path().join(format!("{kind:?}.mp4"));
+        let report = render_timeline(&timeline, &out, &dir.path().join("work"), &CutOptions::default(), &mut |_| true)
+            .expect("render");
+        assert_eq!((report.clips, report.transitions), (2, 1));
+
+        let markers = read_markers(&out).expect("decode");
+        assert_eq!(markers.len(), 100, "{kind:?}: the timeline keeps its 4 s");
+        assert_eq!(markers[..38], (0..38).collect::<Vec<u32>>()[..], "{kind:?}");
+        assert_eq!(markers[62..], (112..150).collect::<Vec<u32>>()[..], "{kind:?}");
+        let output = lumas(&out);
+        for n in 38..62 {
+            let w = (n as f64 - 38.0 + 0.5) / 24.0;
+            let (a, b) = (&source_lumas[n], &source_lumas[n + 50]);
+            let expected = |i: usize| {
+                let (a, b) = (f64::from(a[i]), f64::from(b[i]));
+                match kind {
+                    TransitionKind::CrossDissolve => a + (b - a) * w,
+                    TransitionKind::DipToBlack if w < 0.5 => 16.0 + (a - 16.0) * (1.0 - 2.0 * w),
+                    TransitionKind::DipToBlack => 16.0 + (b - 16.0) * (2.0 * w - 1.0),
+                    TransitionKind::Wipe => {
+                        if ((i % 320) as f64 + 0.5) < w * 320.0 {
+                            b
+                        } else {
+                            a
+                        }
+                    }
+                }
+            };
+            let error: f64 =
+                output[n].iter().enumerate().map(|(i, &v)| (f64::from(v) - expected(i)).abs()).sum::<f64>()
+                    / output[n].len() as f64;
+            assert!(error < 3.0, "{kind:?} frame {n}: mean error {error:.2} levels against the reference blend");
+        }
+        let info = probe(&out, false).expect("probe");
+        let (v, a) = (info.video().expect("video"), info.audio().expect("audio"));
+        assert!((v.duration - 4.0).abs() < 0.041 && (a.duration - v.duration).abs() < 0.03, "{kind:?}: {v:?} {a:?}");
+    }
+    // A clip from a larger, silent source is fitted into the timeline's frame (letterboxed)
+    // and joined the same way; its missing sound is silence.
+    let wide = dir.path().join("wide.mp4");
+    generate(&wide, &SyntheticSpec { width: 640, height: 360, frames: 100, tone_hz: None, ..Default::default() })
+        .expect("wide source");
+    let mut timeline = Timeline::new("mixed", Rational::FPS_25, 320, 240);
+    timeline.tracks.push(Track::video(vec![
+        TrackItem::clip(Clip::new("a", media.clone(), t(0), t(2000))),
+        TrackItem::transition(TransitionKind::CrossDissolve, t(400)),
+        TrackItem::clip(Clip::new("w", MediaRef::new(&wide, t(4000), true, false), t(1000), t(3000))),
+    ]));
+    let out = dir.path().join("mixed.mp4");
+    render_timeline(&timeline, &out, &dir.path().join("work"), &CutOptions::default(), &mut |_| true).expect("render");
+    let frames = lumas(&out);
+    assert_eq!(frames.len(), 100);
+    // Letterbox bars (studio black) above and below the fitted 320×180 picture.
+    let last = frames.last().unwrap();
+    assert!(last[..320 * 20].iter().all(|&y| y <= 20), "top bar");
+    assert!(last[320 * 40..320 * 41].iter().any(|&y| y > 40), "the picture");
+}
