@@ -29,6 +29,7 @@ mod error;
 mod events;
 mod files;
 mod guard;
+mod influx;
 mod monitor;
 mod runs;
 mod state;

@@ -45,10 +45,8 @@ pub struct MonitoringConfig {
     pub thresholds: Thresholds,
     /// Report files older than this are deleted when a new one is written.
     pub report_retention_days: f64,
-    /// Accepted for compatibility with the document's configuration; exporting to InfluxDB
-    /// is not implemented (the server logs a warning when it is set). Prometheus scrapes
-    /// `/metrics` instead.
-    pub influxdb: Option<serde_json::Value>,
+    /// Push the numbers to InfluxDB as well (see [`crate::influx`]).
+    pub influxdb: Option<crate::influx::InfluxConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -198,11 +196,6 @@ struct AccessLine<'a> {
 
 impl Monitor {
     pub fn new(config: MonitoringConfig, logs_dir: &Path) -> Monitor {
-        if config.influxdb.is_some() {
-            tracing::warn!(
-                "monitoring: `influxdb` is set but exporting to InfluxDB is not implemented; scrape /metrics"
-            );
-        }
         let (_, sample_cap) = config.effective();
         let access_log_path = logs_dir.join("access.log");
         let file = std::fs::create_dir_all(logs_dir)
