@@ -99,7 +99,8 @@ impl AppState {
         Ok(state)
     }
 
-    /// The monitor's sampler (and InfluxDB exporter) and the batch notifier, until shutdown. Outside a tokio
+    /// The monitor's sampler (and InfluxDB exporter), the clip task timeouts and the batch
+    /// notifier, until shutdown. Outside a tokio
     /// runtime (a state built for inspection) there is nothing to spawn them on.
     fn spawn_background(&self) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
@@ -108,6 +109,7 @@ impl AppState {
         if let Some(influx) = self.inner.monitor.config().influxdb.clone() {
             handle.spawn(crate::influx::export(self.inner.monitor.clone(), influx, stop.clone()));
         }
+        handle.spawn(crate::clipsmaster::enforce_timeouts(self.clone(), stop.clone()));
         handle.spawn(crate::clipsmaster::deliver_notifications(self.clone(), stop));
     }
 

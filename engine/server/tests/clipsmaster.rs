@@ -511,6 +511,21 @@ async fn a_task_over_its_timeout_is_cancelled_with_3001_and_an_over_budget_model
     assert_eq!((status.as_u16(), body["code"].as_u64()), (504, Some(3001)), "{body}");
     let (_, st) = h.get(&format!("/api/v1/status?task_id={}", body["task_id"].as_str().unwrap())).await;
     assert_eq!((st["status"].as_str(), st["code"].as_u64()), (Some("failed"), Some(3001)), "{st}");
+    // Batch clips keep their own timeout too (deadlines come from the stored task).
+    let clip = json!({"video_path": video, "srt_path": subtitles, "lang": "en", "timeout": 0.5});
+    let (status, body) = h.post("/api/v1/batch", json!({"clips": [clip]})).await;
+    assert_eq!(status, 202, "{body}");
+    let batch = body["batch_id"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let (_, st) = h.get(&format!("/api/v1/status?task_id={batch}")).await;
+        if st["completed"] == 1 {
+            last = st;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["tasks"][0]["code"], 3001, "{last}");
 
     // A model that does not fit the memory budget is refused before loading: 2002.
     let small = clips_harness_with(|c| c.llm.memory_budget = "64MiB".into()).await;

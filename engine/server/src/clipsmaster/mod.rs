@@ -34,8 +34,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reelflow_core::ErrorKind;
 use reelflow_llm::{LlmError, ModelSelector};
-use reelflow_store::{RunRecord, RunState};
+use reelflow_store::{RunFilter, RunRecord, RunState};
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
 
 use crate::monitor::{ErrorNote, rfc3339_s};
 use crate::runs::{SubmitRun, create_run};
@@ -340,9 +341,6 @@ pub async fn generate(
         serde_json::from_slice(&body).map_err(|e| ClipError::new(1001, format!("the request body: {e}")))?;
     let inputs = workflow_inputs(&state, &req)?;
     let run = submit_clip(&state, inputs, 0).await?;
-    if let Some(limit) = req.timeout {
-        tokio::spawn(cancel_after(state.clone(), run.id.clone(), Duration::from_secs_f64(limit)));
-    }
     let respond_async = headers
         .get("prefer")
         .and_then(|v| v.to_str().ok())
@@ -366,20 +364,67 @@ pub async fn generate(
     Ok(http)
 }
 
-/// The task timeout: cancels the run if it is still going after `limit` (its status then
-/// reads 3001, see [`failure_of`]).
-async fn cancel_after(state: AppState, run_id: String, limit: Duration) {
-    let (record, _) = match wait_for(&state, &run_id, limit).await {
-        Ok(found) => found,
-        Err(_) => return,
-    };
-    if !record.status.is_finished() {
-        tracing::warn!(run = %run_id, limit_s = limit.as_secs_f64(), "clipsmaster: task timed out; cancelling it");
-        if let Ok(Some(run)) = state.store().request_cancel(&run_id).await {
-            state.hub().cancel_local(&run.id);
-            state.hub().run_changed(&run.id);
+/// The task timeout, durably: each unfinished clip run's deadline is its stored creation
+/// time plus its `timeout` input, so a restarted server still enforces it and batch clips
+/// get theirs too. A run past its deadline is cancelled (its status then reads 3001, see
+/// [`failure_of`]). Runs until `stop` fires.
+pub async fn enforce_timeouts(state: AppState, stop: CancellationToken) {
+    let mut changes = state.hub().subscribe();
+    loop {
+        let next_due = match cancel_overdue(&state).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "clipsmaster: checking task timeouts failed");
+                None
+            }
+        };
+        // Sleep until the next deadline, at most a few seconds (a new task may bring an
+        // earlier one; run changes wake this loop, throttled, since progress is frequent).
+        let wait = next_due.map_or(TIMEOUT_POLL, |due| {
+            Duration::from_millis(due.saturating_sub(crate::monitor::now_ms())).min(TIMEOUT_POLL)
+        });
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(wait) => {}
+            _ = changes.recv() => tokio::time::sleep(Duration::from_millis(200).min(wait)).await,
         }
     }
+}
+
+const TIMEOUT_POLL: Duration = Duration::from_secs(5);
+
+/// Cancels the clip runs past their deadline; returns the earliest deadline still ahead.
+async fn cancel_overdue(state: &AppState) -> Result<Option<u64>, reelflow_store::Error> {
+    let now = crate::monitor::now_ms();
+    let mut next_due: Option<u64> = None;
+    for status in [RunState::Queued, RunState::Running] {
+        let mut after = None;
+        loop {
+            let filter = RunFilter { status: Some(status), limit: reelflow_store::MAX_PAGE, after };
+            let page = state.store().list_runs(filter).await?;
+            for run in page.runs.iter().filter(|r| r.workflow == GENERATE_WORKFLOW && !r.cancel_requested) {
+                let limit = run.inputs.get("timeout").and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+                if limit <= 0.0 {
+                    continue;
+                }
+                let deadline = run.created_at + (limit * 1000.0) as u64;
+                if deadline > now {
+                    next_due = Some(next_due.map_or(deadline, |d| d.min(deadline)));
+                    continue;
+                }
+                tracing::warn!(run = %run.id, limit_s = limit, "clipsmaster: task timed out; cancelling it");
+                if let Some(cancelled) = state.store().request_cancel(&run.id).await? {
+                    state.hub().cancel_local(&cancelled.id);
+                    state.hub().run_changed(&cancelled.id);
+                }
+            }
+            match page.next_cursor {
+                Some(cursor) => after = Some(cursor),
+                None => break,
+            }
+        }
+    }
+    Ok(next_due)
 }
 
 /// Whether a cancelled run was cancelled by its task timeout.
