@@ -250,9 +250,10 @@ pub async fn deliver_notifications(state: AppState, stop: CancellationToken) {
             }
             Err(e) => tracing::warn!(error = %e, "clipsmaster: reading due notifications failed"),
         }
+        // Run changes wake this loop, throttled: progress events come many per second.
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = changes.recv() => {}
+            _ = changes.recv() => tokio::time::sleep(Duration::from_millis(200)).await,
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
