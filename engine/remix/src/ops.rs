@@ -63,6 +63,14 @@ struct PromptParams {
     /// Language of the instructions: `zh` or `en`.
     #[serde(default = "default_language")]
     language: String,
+    /// Estimated tokens the cue lines may take, so a long episode fits the planner's
+    /// context (the default suits an 8k-token model with room for the answer; 0: no limit).
+    #[serde(default = "default_max_prompt_tokens")]
+    max_prompt_tokens: usize,
+}
+
+fn default_max_prompt_tokens() -> usize {
+    5000
 }
 
 fn default_max_cues() -> usize {
@@ -124,6 +132,7 @@ impl Node for PromptOp {
                 max_duration: params.max_duration.filter(|d| *d > 0.0),
                 max_cues: params.max_cues,
                 language: params.language,
+                max_tokens: params.max_prompt_tokens,
             },
         );
         let mut out = Outputs::default();

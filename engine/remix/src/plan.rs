@@ -49,6 +49,27 @@ pub struct PromptOptions {
     pub max_cues: usize,
     /// `zh`, `en`: the language of the instructions.
     pub language: String,
+    /// Estimated tokens the cue lines may take (0: no limit): a long episode's subtitles
+    /// would overflow a small model's context, so fewer cues are shown (see
+    /// [`estimate_tokens`]).
+    pub max_tokens: usize,
+}
+
+/// A conservative token estimate for small models' tokenizers: a digit is a token, other
+/// ASCII about a third of one, and a CJK (or other non-ASCII) character up to two and a
+/// half, as byte-level BPE vocabularies trained mostly on English split them.
+pub fn estimate_tokens(text: &str) -> f64 {
+    text.chars()
+        .map(|c| match c {
+            '0'..='9' => 1.0,
+            c if c.is_ascii() => 0.34,
+            _ => 2.5,
+        })
+        .sum()
+}
+
+fn cue_line(c: &Cue) -> String {
+    format!("{} [{}] {}", c.index, clock(c.start), c.text.replace('\n', " "))
 }
 
 /// The planner's prompt and the schema its answer must match.
@@ -71,12 +92,15 @@ const MAX_REASON: usize = 48;
 /// Builds the planner prompt. The schema bounds cue numbers to the cues that exist, so even
 /// a small model's answer always names real cues.
 pub fn planner_prompt(cues: &[Cue], opts: &PromptOptions) -> PlannerPrompt {
-    let shown = choose_shown(cues, &opts.focus, opts.max_cues.max(1));
-    let lines: Vec<String> = shown
-        .iter()
-        .filter_map(|&i| cues.get(i as usize - 1))
-        .map(|c| format!("{} [{}] {}", c.index, clock(c.start), c.text.replace('\n', " ")))
-        .collect();
+    // As many cues as the token budget holds, at the cues' mean estimated length.
+    let fitting = if opts.max_tokens > 0 && !cues.is_empty() {
+        let mean = cues.iter().map(|c| estimate_tokens(&cue_line(c)) + 1.0).sum::<f64>() / cues.len() as f64;
+        (opts.max_tokens as f64 / mean).floor() as usize
+    } else {
+        usize::MAX
+    };
+    let shown = choose_shown(cues, &opts.focus, opts.max_cues.min(fitting).max(1));
+    let lines: Vec<String> = shown.iter().filter_map(|&i| cues.get(i as usize - 1)).map(cue_line).collect();
     let focus = if opts.focus.is_empty() { None } else { Some(opts.focus.join(", ")) };
     let (system, user) = if opts.language == "zh" {
         let budget = opts.max_duration.map(|d| format!("选出的片段总长不超过 {d:.0} 秒。")).unwrap_or_default();
@@ -629,6 +653,7 @@ mod tests {
                 max_duration: Some(60.0),
                 max_cues: 4,
                 language: "en".into(),
+                max_tokens: 0,
             },
         );
         assert_eq!(p.schema["properties"]["moments"]["items"]["properties"]["first"]["maximum"], 10);
@@ -637,6 +662,36 @@ mod tests {
         let zh = planner_prompt(&cues, &PromptOptions { max_cues: 100, language: "zh".into(), ..Default::default() });
         assert_eq!(zh.shown.len(), 10);
         assert!(zh.system.contains("剪辑"));
+    }
+
+    #[test]
+    fn a_long_episode_is_thinned_to_the_token_budget() {
+        let cues: Vec<Cue> = (0..400)
+            .map(|i| Cue {
+                index: i + 1,
+                start: 3.0 * f64::from(i),
+                end: 3.0 * f64::from(i) + 2.0,
+                text: if i % 7 == 0 {
+                    "你偷看我的短信？这是背叛！".into()
+                } else {
+                    "我说过了，我在公司加班。".into()
+                },
+            })
+            .collect();
+        let opts = PromptOptions {
+            focus: vec!["背叛".into()],
+            max_cues: 300,
+            language: "zh".into(),
+            max_tokens: 5000,
+            ..Default::default()
+        };
+        let p = planner_prompt(&cues, &opts);
+        let estimated: f64 = p.shown.iter().map(|&i| estimate_tokens(&cue_line(&cues[i as usize - 1])) + 1.0).sum();
+        assert!(p.shown.len() < 300 && estimated <= 5000.0 * 1.05, "{} cues, ~{estimated} tokens", p.shown.len());
+        // The cues with the focus keyword are the ones kept first.
+        assert!(p.shown.iter().filter(|&&i| (i - 1) % 7 == 0).count() >= 50, "{:?}", p.shown);
+        let unlimited = planner_prompt(&cues, &PromptOptions { max_tokens: 0, ..opts });
+        assert!(unlimited.shown.len() > p.shown.len() + 50, "{} vs {}", unlimited.shown.len(), p.shown.len());
     }
 
     #[test]
