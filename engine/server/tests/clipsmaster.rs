@@ -239,6 +239,24 @@ async fn chinese_ass_subtitles_in_gb18030_make_a_remix() {
     assert_eq!(xml.matches("<asset-clip").count(), segments.len(), "{xml}");
 }
 
+/// A broken server configuration is the server's fault, not the client's: 2001 (HTTP 500)
+/// with the file and line of the mistake, and nothing is queued.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_model_config_is_an_internal_error_2001() {
+    let h = clips_harness_with(|config| {
+        let active = config.llm.active_config.with_file_name("active_model_broken.yaml");
+        std::fs::write(&active, "default_language: zh\nlanguages:\n  zh: {model: [not, an, id]}\n").unwrap();
+        config.llm.active_config = active;
+    })
+    .await;
+    let (video, subtitles) = episode(&h);
+    let (status, body) = h.post("/api/v1/generate", json!({"video_path": video, "srt_path": subtitles})).await;
+    assert_eq!((status.as_u16(), body["code"].as_u64()), (500, Some(2001)), "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("active_model_broken.yaml") && detail.contains("line 3"), "{body}");
+    assert!(body["task_id"].is_null(), "nothing was queued: {body}");
+}
+
 /// A video whose index is intact but whose data stops two thirds in: probing passes, the
 /// plan runs, and the cut finds the break inside a kept range: 3002, naming the file.
 #[tokio::test(flavor = "multi_thread")]
