@@ -451,6 +451,18 @@ async fn a_batch_runs_two_clips_at_once_and_notifies_with_retries() {
     assert_eq!(st["notification"]["attempts"], 2, "{st}");
 }
 
+/// The batch's status once `clips` of its clips have finished (polled; Null after 15 min).
+async fn batch_finished(h: &Harness, batch: &str, clips: u64) -> Value {
+    for _ in 0..9000 {
+        let (_, st) = h.get(&format!("/api/v1/status?task_id={batch}")).await;
+        if st["completed"] == clips {
+            return st;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Value::Null
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stop_batch_skips_what_follows_a_failure_and_bad_batches_are_refused() {
     let h = clips_harness().await;
@@ -462,16 +474,7 @@ async fn a_stop_batch_skips_what_follows_a_failure_and_bad_batches_are_refused()
     let (status, body) =
         h.post("/api/v1/batch", json!({"clips": [bad, good], "parallel": 1, "error_policy": "stop"})).await;
     assert_eq!(status, 202, "{body}");
-    let batch = body["batch_id"].as_str().unwrap().to_owned();
-    let mut last = Value::Null;
-    for _ in 0..9000 {
-        let (_, st) = h.get(&format!("/api/v1/status?task_id={batch}")).await;
-        if st["completed"] == 2 {
-            last = st;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let last = batch_finished(&h, body["batch_id"].as_str().unwrap(), 2).await;
     assert_eq!(last["status"], "failed", "{last}");
     assert_eq!(last["tasks"][0]["code"], 1004, "{last}");
     assert_eq!(last["tasks"][1]["status"], "failed", "{last}");
@@ -533,16 +536,7 @@ async fn a_task_over_its_timeout_is_cancelled_with_3001_and_an_over_budget_model
     let clip = json!({"video_path": video, "srt_path": subtitles, "lang": "en", "timeout": 0.5});
     let (status, body) = h.post("/api/v1/batch", json!({"clips": [clip]})).await;
     assert_eq!(status, 202, "{body}");
-    let batch = body["batch_id"].as_str().unwrap().to_owned();
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        let (_, st) = h.get(&format!("/api/v1/status?task_id={batch}")).await;
-        if st["completed"] == 1 {
-            last = st;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let last = batch_finished(&h, body["batch_id"].as_str().unwrap(), 1).await;
     assert_eq!(last["tasks"][0]["code"], 3001, "{last}");
 
     // A model that does not fit the memory budget is refused before loading: 2002.
