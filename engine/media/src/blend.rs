@@ -15,7 +15,7 @@ use ffmpeg_next as ffmpeg;
 use reelflow_timeline::{Timeline, Track, TrackItem, TransitionKind};
 
 use crate::cut::{CutOptions, Progress, resample, seconds};
-use crate::encode::{AudioSettings, VideoSettings, Writer};
+use crate::encode::{AudioSettings, Writer};
 use crate::error::{Error, Result};
 use crate::render::RenderReport;
 use crate::transcode::{Fit, layout, place};
@@ -89,21 +89,9 @@ pub(crate) fn render_blended(
     opts: &CutOptions,
     progress: Progress<'_>,
 ) -> Result<RenderReport> {
-    let rate = Rational(
-        i32::try_from(timeline.frame_rate.num()).unwrap_or(25),
-        i32::try_from(timeline.frame_rate.den()).unwrap_or(1),
-    );
+    let video = crate::render::timeline_video(timeline, opts);
+    let (rate, size) = (video.frame_rate, (video.width, video.height));
     let fps = f64::from(rate.numerator()) / f64::from(rate.denominator());
-    let size = (timeline.width / 2 * 2, timeline.height / 2 * 2);
-    let video = VideoSettings {
-        width: size.0,
-        height: size.1,
-        frame_rate: rate,
-        preset: opts.preset.clone(),
-        crf: opts.crf,
-        gop: None,
-        closed_gop: true,
-    };
     let sound = AudioSettings::default();
     let mut writer = Writer::create(output, Some(&video), Some(&sound))?;
     let (shots, blends, total, report) = lay_out(track, fps);

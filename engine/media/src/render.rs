@@ -196,22 +196,26 @@ fn render_picture(
     Ok(report)
 }
 
-/// `seconds` of black picture and silence at the timeline's size and rate.
-fn black(timeline: &Timeline, seconds: f64, path: &Path, opts: &CutOptions) -> Result<()> {
-    let rate = ffmpeg::Rational(
-        i32::try_from(timeline.frame_rate.num()).unwrap_or(25),
-        i32::try_from(timeline.frame_rate.den()).unwrap_or(1),
-    );
-    let (width, height) = (timeline.width / 2 * 2, timeline.height / 2 * 2);
-    let video = VideoSettings {
-        width,
-        height,
-        frame_rate: rate,
+/// The encoder settings for pictures at the timeline's size (even, as 4:2:0 needs) and rate.
+pub(crate) fn timeline_video(timeline: &Timeline, opts: &CutOptions) -> VideoSettings {
+    VideoSettings {
+        width: timeline.width / 2 * 2,
+        height: timeline.height / 2 * 2,
+        frame_rate: ffmpeg::Rational(
+            i32::try_from(timeline.frame_rate.num()).unwrap_or(25),
+            i32::try_from(timeline.frame_rate.den()).unwrap_or(1),
+        ),
         preset: opts.preset.clone(),
         crf: opts.crf,
         gop: None,
         closed_gop: true,
-    };
+    }
+}
+
+/// `seconds` of black picture and silence at the timeline's size and rate.
+fn black(timeline: &Timeline, seconds: f64, path: &Path, opts: &CutOptions) -> Result<()> {
+    let video = timeline_video(timeline, opts);
+    let (rate, width, height) = (video.frame_rate, video.width, video.height);
     let audio = AudioSettings::default();
     let mut writer = Writer::create(path, Some(&video), Some(&audio))?;
     let fps = f64::from(rate.numerator()) / f64::from(rate.denominator());
