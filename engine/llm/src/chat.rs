@@ -128,14 +128,7 @@ pub async fn generate(
             // multi-byte character (its delta is held back as incomplete UTF-8), which is
             // how a CJK answer that runs into max_tokens ends: report it as cut off.
             let usage = measured_usage(model, request, tokens, started, first_token_at).await;
-            metrics.record_usage(&model.id, &usage);
-            return Ok(ChatOutput {
-                text,
-                finish_reason: "length".into(),
-                usage,
-                model: model.id.clone(),
-                quant: model.quant.clone(),
-            });
+            return Ok(finished(model, metrics, text, "length", usage));
         };
         match response {
             Response::Chunk(chunk) => {
@@ -148,14 +141,7 @@ pub async fn generate(
                 on_token(&text, tokens);
                 if let Some(reason) = &choice.finish_reason {
                     let usage = chunk.usage.as_ref().map(usage_of).unwrap_or_default();
-                    metrics.record_usage(&model.id, &usage);
-                    return Ok(ChatOutput {
-                        text,
-                        finish_reason: reason.clone(),
-                        usage,
-                        model: model.id.clone(),
-                        quant: model.quant.clone(),
-                    });
+                    return Ok(finished(model, metrics, text, reason, usage));
                 }
                 // The grammar is satisfied once the JSON value closes, but the engine may not
                 // recognise the grammar's end token as a stop token and would pad to
@@ -163,14 +149,7 @@ pub async fn generate(
                 if request.json_schema.is_some() && json_complete(&text) {
                     drop(stream);
                     let usage = measured_usage(model, request, tokens, started, first_token_at).await;
-                    metrics.record_usage(&model.id, &usage);
-                    return Ok(ChatOutput {
-                        text,
-                        finish_reason: "stop".into(),
-                        usage,
-                        model: model.id.clone(),
-                        quant: model.quant.clone(),
-                    });
+                    return Ok(finished(model, metrics, text, "stop", usage));
                 }
             }
             Response::ValidationError(e) => return Err(LlmError::Request(e.to_string())),
@@ -184,6 +163,12 @@ pub async fn generate(
             }
         }
     }
+}
+
+/// The answer, with its usage recorded in the metrics.
+fn finished(model: &ModelLease, metrics: &LlmMetrics, text: String, finish_reason: &str, usage: Usage) -> ChatOutput {
+    metrics.record_usage(&model.id, &usage);
+    ChatOutput { text, finish_reason: finish_reason.into(), usage, model: model.id.clone(), quant: model.quant.clone() }
 }
 
 /// A whole JSON object or array (a top-level scalar has no closing mark to stop at).
