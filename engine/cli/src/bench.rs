@@ -30,6 +30,9 @@ pub enum BenchCommand {
     Media(crate::bench_media::MediaBenchArgs),
     /// LLM prompt and decode tokens/s on mistral.rs against llama.cpp on the same GGUF.
     Llm(crate::bench_llm::LlmBenchArgs),
+    /// WASM plugins: cold start with and without the compiled cache, per-call overhead, a
+    /// 1080p per-frame effect in the sandbox against the same code native.
+    Plugins(crate::bench_plugins::PluginBenchArgs),
 }
 
 #[derive(serde::Serialize)]
@@ -47,6 +50,7 @@ pub fn bench(what: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Api(args) => return crate::bench_api::bench_api(args),
         BenchCommand::Media(args) => return crate::bench_media::bench_media(args),
         BenchCommand::Llm(args) => return crate::bench_llm::bench_llm(args),
+        BenchCommand::Plugins(args) => return crate::bench_plugins::bench_plugins(args),
     };
     let rt = tokio::runtime::Runtime::new()?;
     let dir = tempfile_dir()?;

@@ -8,7 +8,9 @@ mod bench;
 mod bench_api;
 mod bench_llm;
 mod bench_media;
+mod bench_plugins;
 mod models;
+mod plugins;
 mod progress;
 mod run;
 mod serve;
@@ -67,6 +69,11 @@ enum Command {
     Models {
         #[command(subcommand)]
         what: models::ModelsCommand,
+    },
+    /// WebAssembly plugins: scaffold, build and install, list, inspect.
+    Plugin {
+        #[command(subcommand)]
+        what: plugins::PluginCommand,
     },
     /// Measure the engine.
     Bench {
@@ -128,6 +135,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::serve(config(&cli)?, args),
         Command::Worker(args) => serve::worker(config(&cli)?, args),
         Command::Models { what } => models::models(runtime(&cli)?.llm(), what),
+        Command::Plugin { what } => plugins::plugins(|| runtime(&cli), what),
         Command::Bench { what } => bench::bench(what),
         Command::Tools { what } => tools::tools(&cli, what),
     }

@@ -27,6 +27,9 @@ pub enum Error {
     Truncated { path: PathBuf, stops: f64, start: f64, end: f64 },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    /// A per-frame effect or a frame generator failed (its own error says why).
+    #[error("{path}: {message}")]
+    Frames { path: PathBuf, message: String },
     #[error("cancelled")]
     Cancelled,
 }
@@ -52,7 +55,7 @@ impl From<Error> for reelflow_core::NodeError {
                 ErrorKind::UnsupportedFormat
             }
             Error::Codec { .. } | Error::Truncated { .. } => ErrorKind::RenderFailed,
-            Error::Io { .. } => return NodeError::failed(e.to_string()),
+            Error::Io { .. } | Error::Frames { .. } => return NodeError::failed(e.to_string()),
         };
         NodeError::of_kind(kind, e.to_string())
     }

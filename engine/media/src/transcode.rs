@@ -11,6 +11,7 @@ use ffmpeg_next as ffmpeg;
 use crate::cut::{Progress, frame_rate, resample, seconds};
 use crate::encode::{AudioSettings, VideoSettings, Writer};
 use crate::error::{Error, Result};
+use crate::frames::{BridgeError, ClipShape, FrameEffect, RgbaBridge};
 use crate::open_input;
 
 /// How a picture is fitted into a frame of another shape.
@@ -98,6 +99,18 @@ pub(crate) fn place(scaled: &frame::Video, dst: (u32, u32), offset: (i64, i64), 
 /// Re-encodes `input` into `output` (H.264 + AAC MP4), fitted to `opts.size` when given.
 /// Returns the number of video frames written.
 pub fn transcode(input: &Path, output: &Path, opts: &TranscodeOptions, progress: Progress<'_>) -> Result<u64> {
+    transcode_with(input, output, opts, None, progress)
+}
+
+/// [`transcode`], with every output picture passed through `effect` (as RGBA) before it is
+/// encoded. The effect is told the clip's shape once, before the first frame.
+pub(crate) fn transcode_with(
+    input: &Path,
+    output: &Path,
+    opts: &TranscodeOptions,
+    mut effect: Option<&mut dyn FrameEffect>,
+    progress: Progress<'_>,
+) -> Result<u64> {
     let mut source = open_input(input)?;
     let video_stream = source
         .streams()
@@ -135,6 +148,14 @@ pub fn transcode(input: &Path, output: &Path, opts: &TranscodeOptions, progress:
     let mut sound = frame::Audio::empty();
     let mut chunker = Chunker::new(writer.audio_frame_size());
     let mut written = 0u64;
+    let mut rgba = match effect.as_deref_mut() {
+        Some(effect) => {
+            let shape = ClipShape { width: dst.0, height: dst.1, frame_rate: f64::from(rate), duration };
+            effect.prepare(&shape).map_err(|message| Error::Frames { path: input.to_owned(), message })?;
+            Some(RgbaBridge::new(dst.0, dst.1).map_err(Error::codec(input, "colour conversion"))?)
+        }
+        None => None,
+    };
     let first_video = std::cell::Cell::new(None::<f64>);
 
     let mut emit = |decoded: &frame::Video, writer: &mut Writer, written: &mut u64| -> Result<()> {
@@ -162,6 +183,13 @@ pub fn transcode(input: &Path, output: &Path, opts: &TranscodeOptions, progress:
         };
         if first_video.get().is_none() {
             first_video.set(Some(seconds(decoded.pts().or(decoded.timestamp()), video_tb)));
+        }
+        if let (Some(effect), Some(bridge)) = (effect.as_deref_mut(), rgba.as_mut()) {
+            let time = *written as f64 / f64::from(rate);
+            bridge.apply(picture, time, effect).map_err(|e| match e {
+                BridgeError::Codec(e) => Error::Codec { path: input.to_owned(), stage: "colour conversion", source: e },
+                BridgeError::Effect(message) => Error::Frames { path: input.to_owned(), message },
+            })?;
         }
         picture.set_pts(Some(*written as i64));
         writer.write_video(picture)?;

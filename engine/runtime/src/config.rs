@@ -38,6 +38,55 @@ pub struct Config {
     pub server: ServerConfig,
     pub worker: WorkerConfig,
     pub llm: LlmSection,
+    pub plugins: PluginsSection,
+}
+
+/// `[plugins]`: sandboxed WebAssembly plugins and what they are granted.
+///
+/// ```toml
+/// [plugins]
+/// max_memory = "128MiB"
+/// [plugins.grants.filmlook]
+/// capabilities = ["assets"]
+/// assets = "assets/luts"
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsSection {
+    /// Installed plugins, one directory each (`reelflow plugin build` puts them there);
+    /// unset: `<data_dir>/plugins`. Env: `REELFLOW_PLUGINS_DIR`.
+    pub dir: Option<PathBuf>,
+    /// The most memory one plugin instance may use; a manifest may ask for less.
+    pub max_memory: String,
+    /// Wall-clock budget of one call into a plugin (one frame, one template render).
+    pub call_timeout: DurationSpec,
+    /// The largest text, JSON or sound a plugin may return from one call.
+    pub max_output: String,
+    /// Per plugin name: the capabilities granted (`assets`, `clock`, `random`) and the
+    /// asset directory. A plugin gets only what its manifest asks for *and* is granted here.
+    pub grants: std::collections::BTreeMap<String, PluginGrant>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginGrant {
+    #[serde(default)]
+    pub capabilities: Vec<reelflow_wasm_host::Capability>,
+    /// The directory `read-asset` reads from (relative to the working directory).
+    #[serde(default)]
+    pub assets: Option<PathBuf>,
+}
+
+impl Default for PluginsSection {
+    fn default() -> Self {
+        PluginsSection {
+            dir: None,
+            max_memory: "256MiB".into(),
+            call_timeout: DurationSpec::Text("10s".into()),
+            max_output: "64MiB".into(),
+            grants: Default::default(),
+        }
+    }
 }
 
 /// `[llm]`: local models for the `llm.*` ops.
@@ -151,6 +200,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             worker: WorkerConfig::default(),
             llm: LlmSection::default(),
+            plugins: PluginsSection::default(),
         }
     }
 }
@@ -257,6 +307,9 @@ impl Config {
         if let Some(v) = var("REELFLOW_LANG") {
             self.llm.default_language = Some(v);
         }
+        if let Some(dir) = var("REELFLOW_PLUGINS_DIR") {
+            self.plugins.dir = Some(dir.into());
+        }
         if let Some(v) = var("REELFLOW_LEASE") {
             self.worker.lease = DurationSpec::Text(v);
         }
@@ -281,6 +334,7 @@ impl Config {
         if self.llm.max_concurrent == 0 {
             return Err(self.config_err("llm.max_concurrent must be at least 1".into()));
         }
+        self.plugin_settings(Path::new("."))?;
         if self.worker.slots == 0 {
             return Err(self.config_err("worker.slots must be at least 1".into()));
         }
@@ -349,6 +403,36 @@ impl Config {
             memory_budget_mb: self.llm_memory_budget_mb()?,
             max_concurrent: self.llm.max_concurrent,
         })
+    }
+
+    /// Where installed plugins live.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins.dir.clone().unwrap_or_else(|| self.data_dir.join("plugins"))
+    }
+
+    /// The plugin host's settings, with relative paths made absolute against `base`.
+    pub fn plugin_settings(&self, base: &Path) -> Result<reelflow_wasm_host::HostSettings> {
+        let section = &self.plugins;
+        let mut settings = reelflow_wasm_host::HostSettings::new(base.join(self.plugins_dir()));
+        // Compiled plugin code, keyed by component hash and engine build.
+        settings.cache_dir = Some(base.join(&self.data_dir).join("wasm-cache"));
+        settings.max_memory_mb = parse_size(&section.max_memory)
+            .map(|b| (b >> 20).max(1))
+            .map_err(|m| self.config_err(format!("plugins.max_memory: {m}")))?;
+        settings.call_budget = self.duration("plugins.call_timeout", &section.call_timeout)?;
+        settings.max_output_bytes = parse_size(&section.max_output)
+            .map(|b| b as usize)
+            .map_err(|m| self.config_err(format!("plugins.max_output: {m}")))?;
+        for (name, grant) in &section.grants {
+            settings.grants.insert(
+                name.clone(),
+                reelflow_wasm_host::Grant {
+                    capabilities: grant.capabilities.iter().copied().collect(),
+                    assets: grant.assets.as_ref().map(|dir| base.join(dir)),
+                },
+            );
+        }
+        Ok(settings)
     }
 
     pub fn db_path(&self) -> PathBuf {

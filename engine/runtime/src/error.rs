@@ -13,6 +13,8 @@ pub enum Error {
     Invalid(#[from] reelflow_core::Diagnostics),
     #[error("{path} is larger than {limit} bytes; workflow files are small, is this the right file?")]
     TooLarge { path: PathBuf, limit: u64 },
+    #[error("plugins: {0}")]
+    Plugins(#[from] reelflow_wasm_host::Error),
     #[error("no workflow named `{name}` in {dir}")]
     UnknownWorkflow { name: String, dir: PathBuf },
 }

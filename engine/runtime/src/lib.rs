@@ -14,8 +14,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use reelflow_core::{Cache, Executor, Plan, Registry, SourceFile, load_workflow};
 use reelflow_llm::Llm;
 use reelflow_script::RhaiExpressions;
+use reelflow_wasm_host::PluginHost;
 
-pub use config::{AuthMode, CONFIG_FILE, CacheConfig, Config, LlmSection, ServerConfig, WorkerConfig, parse_size};
+pub use config::{
+    AuthMode, CONFIG_FILE, CacheConfig, Config, LlmSection, PluginGrant, PluginsSection, ServerConfig, WorkerConfig,
+    parse_size,
+};
 pub use error::{Error, Result};
 pub use paths::InputRoots;
 
@@ -26,6 +30,7 @@ pub struct Runtime {
     expressions: Arc<RhaiExpressions>,
     executor: Arc<Executor>,
     llm: Arc<Llm>,
+    plugins: Arc<PluginHost>,
 }
 
 impl Runtime {
@@ -38,14 +43,21 @@ impl Runtime {
         }
         let cwd = std::env::current_dir().map_err(|source| Error::Read { path: ".".into(), source })?;
         let llm = Llm::new(config.llm_config(&cwd)?);
-        let registry = Arc::new(build_registry(llm.clone()));
+        let mut plugins = PluginHost::new(config.plugin_settings(&cwd)?)?;
+        plugins.load_installed();
+        let mut registry = build_registry(llm.clone());
+        for (plugin, problem) in reelflow_wasm_host::register(&mut registry, &plugins) {
+            tracing::warn!(plugin, "plugin ops not registered: {problem}");
+        }
+        let registry = Arc::new(registry);
+        let plugins = Arc::new(plugins);
         let cache = if config.cache.enabled {
             Some(Arc::new(Cache::open(config.cache_dir(), config.cache_max_bytes()?)?))
         } else {
             None
         };
         let executor = Arc::new(Executor::new(config.limits.clone(), cache));
-        Ok(Runtime { config, registry, expressions: Arc::new(RhaiExpressions::new()), executor, llm })
+        Ok(Runtime { config, registry, expressions: Arc::new(RhaiExpressions::new()), executor, llm, plugins })
     }
 
     pub fn config(&self) -> &Config {
@@ -63,6 +75,11 @@ impl Runtime {
     /// The model registry and pool behind the `llm.*` ops.
     pub fn llm(&self) -> &Arc<Llm> {
         &self.llm
+    }
+
+    /// The WebAssembly plugins: loaded ones, and those that failed to load with why.
+    pub fn plugins(&self) -> &Arc<PluginHost> {
+        &self.plugins
     }
 
     /// Parses and validates workflow text; relative paths in it resolve against `base_dir`.
