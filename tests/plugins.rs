@@ -63,6 +63,17 @@ fn a_scaffolded_plugin_builds_installs_and_runs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let outputs = std::fs::read_to_string(sandbox.path().join("out/outputs.json")).expect("outputs.json");
     assert!(outputs.contains("HELLO"), "{outputs}");
+    // Every kind scaffolds into a crate that builds and loads.
+    for kind in ["effect", "template", "generator"] {
+        let name = format!("my_{kind}");
+        assert!(sandbox.run(&["plugin", "new", &name, "--kind", kind]).status.success());
+        let out = sandbox.run(&["plugin", "build", &name]);
+        assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let list: serde_json::Value =
+        serde_json::from_slice(&sandbox.run(&["plugin", "list", "--json"]).stdout).expect("json");
+    assert_eq!(list["plugins"].as_array().map(Vec::len), Some(4), "{list}");
+    assert_eq!(list["failed"].as_array().map(Vec::len), Some(0), "{list}");
     // A name the host would refuse is refused up front.
     let bad = sandbox.run(&["plugin", "new", "Bad-Name"]);
     assert!(!bad.status.success());

@@ -317,7 +317,7 @@ impl Guest for Plugin {
     let imports = match kind {
         PluginKind::Effect => "",
         PluginKind::Generator => "use reelflow::plugin::types::PixelFormat;\n",
-        PluginKind::Node => "use reelflow::plugin::types::{NamedValue, OpSpec, PortSpec, PortType, Value};\n",
+        PluginKind::Node => "use reelflow::plugin::types::{PortSpec, PortType, Value};\n",
         PluginKind::Template => "",
     };
     format!(
