@@ -209,6 +209,12 @@ fn scaffold(name: &str, kind: PluginKind, dir: &Path) -> anyhow::Result<()> {
         ),
     )?;
     std::fs::write(dir.join(".gitignore"), "/target\n")?;
+    // WebAssembly SIMD: wasmtime runs it everywhere, and per-pixel loops vectorise with it.
+    std::fs::create_dir_all(dir.join(".cargo"))?;
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[target.wasm32-wasip2]\nrustflags = [\"-C\", \"target-feature=+simd128\"]\n",
+    )?;
     std::fs::write(dir.join("src/lib.rs"), guest_source(name, kind))?;
     Ok(())
 }

@@ -15,7 +15,10 @@ pub const GUEST_TARGET: &str = "wasm32-wasip2";
 /// that is set, so CI's cache covers them; else the plugin workspace's own `target/`.
 pub fn guest_target_dir(workspace: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("plugins"),
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            std::path::absolute(&dir).unwrap_or(dir).join("plugins")
+        }
         _ => workspace.join("target"),
     }
 }
@@ -23,6 +26,8 @@ pub fn guest_target_dir(workspace: &Path) -> PathBuf {
 /// Builds the guest crate in `source` (a plugin folder, or a workspace of them) in release
 /// mode. Returns the directory holding the built `.wasm` files.
 pub fn build(source: &Path) -> Result<PathBuf> {
+    // Absolute, because cargo runs in the guest workspace, not here.
+    let source = &source.canonicalize().map_err(|e| Error::Read { path: source.to_owned(), source: e })?;
     let manifest = source.join("Cargo.toml");
     // The guest workspace root holds the lock file and the target dir.
     let workspace = if source.join("Cargo.lock").is_file() {
@@ -37,6 +42,9 @@ pub fn build(source: &Path) -> Result<PathBuf> {
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target_dir)
+        // Cargo reads `.cargo/config.toml` from the working directory up: the guests' own
+        // settings must apply wherever the command was started.
+        .current_dir(&workspace)
         // Flags meant for the host build (a CPU tuning, say) must not reach the guests.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
