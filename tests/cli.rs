@@ -60,6 +60,15 @@ fn every_shipped_workflow_validates() {
         }
     }
     assert!(!files.is_empty());
+    // Example workflows use the example WASM plugins: install them as a user would.
+    let plugins: Vec<String> = ["titlecard", "aurora", "filmlook"]
+        .iter()
+        .map(|n| repo_root().join("plugins").join(n).display().to_string())
+        .collect();
+    let mut build = vec!["plugin", "build"];
+    build.extend(plugins.iter().map(String::as_str));
+    let out = sb.run(&build);
+    assert!(out.status.success(), "{}", stderr(&out));
     let mut args = vec!["validate"];
     args.extend(files.iter().map(String::as_str));
     let out = sb.run(&args);

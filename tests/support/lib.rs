@@ -13,8 +13,12 @@ pub fn repo_root() -> PathBuf {
 
 /// The `reelflow` binary, built from the current sources. `cargo test` does not build other
 /// packages' binaries, and a binary left from an earlier build could be stale, so the first
-/// call runs `cargo build -p reelflow-cli` (a no-op when it is up to date) into the same
-/// target directory as this test.
+/// call builds it into the same target directory as this test. It builds the whole
+/// workspace's bins and tests, not `-p reelflow-cli` alone: cargo unifies features over the
+/// packages it builds, so a CLI-only build would compile shared dependencies (mistral.rs,
+/// wasmtime) a second time with other features and overwrite libraries that the running
+/// `cargo test --workspace` still links its doctests against. Built like this it matches
+/// what `cargo test --workspace` built, and is a no-op after it.
 pub fn reelflow_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -24,12 +28,15 @@ pub fn reelflow_bin() -> &'static Path {
         let target_dir = profile_dir.parent().expect("target directory");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build.args(["build", "-p", "reelflow-cli", "--target-dir"]).arg(target_dir).current_dir(repo_root());
+        build
+            .args(["build", "--workspace", "--bins", "--tests", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(repo_root());
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("running cargo build");
-        assert!(status.success(), "building reelflow-cli failed");
+        assert!(status.success(), "building the reelflow binary failed");
         profile_dir.join("reelflow")
     })
 }
