@@ -437,16 +437,64 @@ fn clip_info(shape: &ClipShape) -> ClipInfo {
     ClipInfo { width: shape.width, height: shape.height, frame_rate: shape.frame_rate, duration: shape.duration }
 }
 
-/// An effect plugin driven frame by frame on one instance: `prepare` (the plugin's
-/// `configure`) once, then `apply` per frame. The first plugin error is kept, so a node
-/// fails with it (and its kind) rather than with the media layer's wrapping of it.
-pub struct EffectSession {
+/// Calls into one plugin instance, one call after another (the frames of a clip): checks
+/// an instance out on the first call, drops it when a call fails (a trap leaves it
+/// unusable), and keeps the first error, so a node fails with it (and its kind) rather than
+/// with the media layer's wrapping of it.
+struct Stepper {
     plugin: Arc<Plugin>,
     instance: Option<Instance>,
-    params: String,
     events: Option<Arc<dyn CallEvents>>,
     cancel: CancellationToken,
     error: Option<Error>,
+}
+
+impl Stepper {
+    fn new(plugin: &Arc<Plugin>) -> Stepper {
+        Stepper { plugin: plugin.clone(), instance: None, events: None, cancel: CancellationToken::new(), error: None }
+    }
+
+    fn step<T>(
+        &mut self,
+        f: impl FnOnce(&mut wasmtime::Store<crate::sandbox::PluginState>, &Bindings) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, String> {
+        let result = (|| {
+            let instance = match &mut self.instance {
+                Some(instance) => instance,
+                None => self.instance.insert(self.plugin.checkout()?),
+            };
+            let started = Instant::now();
+            match self.plugin.call(instance, self.events.clone(), self.cancel.clone(), f) {
+                Ok(answer) => answer.map_err(|message| answer_error(&self.plugin, message, &self.cancel, started)),
+                Err(e) => {
+                    self.instance = None;
+                    Err(e)
+                }
+            }
+        })();
+        result.map_err(|e| self.keep(e))
+    }
+
+    /// Records `e` (if it is the first error) and returns its text for the media layer.
+    fn keep(&mut self, e: Error) -> String {
+        let text = e.to_string();
+        self.error.get_or_insert(e);
+        text
+    }
+
+    /// Ends the calls; a healthy instance goes back to the plugin's pool.
+    fn finish(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            self.plugin.checkin(instance);
+        }
+    }
+}
+
+/// An effect plugin driven frame by frame on one instance: `prepare` (the plugin's
+/// `configure`) once, then `apply` per frame.
+pub struct EffectSession {
+    calls: Stepper,
+    params: String,
 }
 
 impl EffectSession {
@@ -455,30 +503,19 @@ impl EffectSession {
         if plugin.manifest().kind != PluginKind::Effect {
             return Err(refused(plugin, format!("is a {} plugin, not an effect", plugin.manifest().kind)));
         }
-        Ok(EffectSession {
-            plugin: plugin.clone(),
-            instance: None,
-            params: params.to_owned(),
-            events: None,
-            cancel: CancellationToken::new(),
-            error: None,
-        })
+        Ok(EffectSession { calls: Stepper::new(plugin), params: params.to_owned() })
     }
 
     /// The first error the plugin caused, if any.
     pub fn take_error(&mut self) -> Option<Error> {
-        self.error.take()
+        self.calls.error.take()
     }
 
     /// Ends the session; a healthy instance goes back to the plugin's pool.
     pub fn finish(mut self) {
-        if let Some(instance) = self.instance.take() {
-            self.plugin.checkin(instance);
-        }
+        self.calls.finish();
     }
-}
 
-impl EffectSession {
     fn step<T>(
         &mut self,
         f: impl FnOnce(
@@ -486,29 +523,9 @@ impl EffectSession {
             &crate::bindings::effect::Effect,
         ) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, String> {
-        let result = (|| {
-            let instance = match &mut self.instance {
-                Some(instance) => instance,
-                None => self.instance.insert(self.plugin.checkout()?),
-            };
-            let started = Instant::now();
-            let outcome = self.plugin.call(instance, self.events.clone(), self.cancel.clone(), |store, b| match b {
-                Bindings::Effect(b) => f(store, b),
-                _ => unreachable!("effect ops are made only for effect plugins"),
-            });
-            match outcome {
-                Ok(answer) => answer.map_err(|message| answer_error(&self.plugin, message, &self.cancel, started)),
-                Err(e) => {
-                    // A failed call leaves the instance unusable.
-                    self.instance = None;
-                    Err(e)
-                }
-            }
-        })();
-        result.map_err(|e| {
-            let text = e.to_string();
-            self.error.get_or_insert(e);
-            text
+        self.calls.step(|store, b| match b {
+            Bindings::Effect(b) => f(store, b),
+            _ => unreachable!("effect sessions are made only for effect plugins"),
         })
     }
 }
@@ -523,11 +540,7 @@ impl FrameEffect for EffectSession {
         let (width, height) = (frame.width, frame.height);
         let frame = to_frame(frame);
         let returned = self.step(|store, b| b.call_apply(store, &frame, time))?;
-        from_frame(&self.plugin, returned, width, height).map_err(|e| {
-            let text = e.to_string();
-            self.error.get_or_insert(e);
-            text
-        })
+        from_frame(&self.calls.plugin, returned, width, height).map_err(|e| self.calls.keep(e))
     }
 }
 
@@ -551,8 +564,8 @@ impl Node for EffectOp {
         let out = output.clone();
         with_events(ctx, move |events, cancel| {
             let mut driver = EffectSession::new(&plugin, &params)?;
-            driver.events = Some(events.clone());
-            driver.cancel = cancel.clone();
+            driver.calls.events = Some(events.clone());
+            driver.calls.cancel = cancel.clone();
             let mut progress = |fraction: f32| {
                 events.progress(fraction, "applying".into());
                 !cancel.is_cancelled()
@@ -591,13 +604,7 @@ struct GeneratorOp {
 }
 
 /// Feeds a generator's pictures and sound to the encoder from one instance.
-struct GeneratorDriver {
-    plugin: Arc<Plugin>,
-    instance: Option<Instance>,
-    events: Arc<dyn CallEvents>,
-    cancel: CancellationToken,
-    error: Option<Error>,
-}
+struct GeneratorDriver(Stepper);
 
 impl GeneratorDriver {
     fn step<T>(
@@ -607,36 +614,10 @@ impl GeneratorDriver {
             &crate::bindings::generator::Generator,
         ) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, String> {
-        let result = (|| {
-            let instance = match &mut self.instance {
-                Some(instance) => instance,
-                None => self.instance.insert(self.plugin.checkout()?),
-            };
-            let started = Instant::now();
-            let outcome =
-                self.plugin.call(instance, Some(self.events.clone()), self.cancel.clone(), |store, b| match b {
-                    Bindings::Generator(b) => f(store, b),
-                    _ => unreachable!("generator ops are made only for generator plugins"),
-                });
-            match outcome {
-                Ok(answer) => answer.map_err(|message| answer_error(&self.plugin, message, &self.cancel, started)),
-                Err(e) => {
-                    self.instance = None;
-                    Err(e)
-                }
-            }
-        })();
-        result.map_err(|e| {
-            let text = e.to_string();
-            self.error.get_or_insert(e);
-            text
+        self.0.step(|store, b| match b {
+            Bindings::Generator(b) => f(store, b),
+            _ => unreachable!("generator ops are made only for generator plugins"),
         })
-    }
-
-    fn keep(&mut self, e: Error) -> String {
-        let text = e.to_string();
-        self.error.get_or_insert(e);
-        text
     }
 }
 
@@ -658,7 +639,7 @@ impl SoundSource for GeneratorDriver {
             || audio.samples.len() != frames * usize::from(channels)
         {
             let e = bad_output(
-                &self.plugin,
+                &self.0.plugin,
                 format!(
                     "returned {} samples at {} Hz × {} channels where {} at {sample_rate} Hz × {channels} were asked for",
                     audio.samples.len(),
@@ -667,7 +648,7 @@ impl SoundSource for GeneratorDriver {
                     frames * usize::from(channels)
                 ),
             );
-            return Err(self.keep(e));
+            return Err(self.0.keep(e));
         }
         Ok(Some(audio.samples))
     }
@@ -704,13 +685,10 @@ impl Node for GeneratorOp {
         let plugin = self.plugin.clone();
         let out = output.clone();
         with_events(ctx, move |events, cancel| {
-            let mut driver = GeneratorDriver {
-                plugin: plugin.clone(),
-                instance: None,
-                events: events.clone(),
-                cancel: cancel.clone(),
-                error: None,
-            };
+            let mut calls = Stepper::new(&plugin);
+            calls.events = Some(events.clone());
+            calls.cancel = cancel.clone();
+            let mut driver = GeneratorDriver(calls);
             let shape =
                 ClipShape { width: width / 2 * 2, height: height / 2 * 2, frame_rate: f64::from(fps), duration };
             let info = clip_info(&shape);
@@ -724,7 +702,7 @@ impl Node for GeneratorOp {
                 let mut picture = |time: f64| {
                     let mut d = driver.borrow_mut();
                     let frame = d.step(|store, b| b.call_frame(store, time))?;
-                    from_frame(&d.plugin, frame, shape.width, shape.height).map_err(|e| d.keep(e))
+                    from_frame(&d.0.plugin, frame, shape.width, shape.height).map_err(|e| d.0.keep(e))
                 };
                 let mut sound = SoundAdapter(&driver);
                 let mut progress = |fraction: f32| {
@@ -735,11 +713,9 @@ impl Node for GeneratorOp {
                 reelflow_media::generate_video(&out, &clip, &mut picture, sound, &mut progress)
                     .map_err(|e| e.to_string())
             });
-            match (result, driver.error.take()) {
+            match (result, driver.0.error.take()) {
                 (Ok(_), _) => {
-                    if let Some(instance) = driver.instance.take() {
-                        plugin.checkin(instance);
-                    }
+                    driver.0.finish();
                     Ok(())
                 }
                 (Err(_), Some(plugin_error)) => Err(NodeError::from(plugin_error)),
