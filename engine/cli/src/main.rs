@@ -9,6 +9,7 @@ mod bench_api;
 mod bench_llm;
 mod bench_media;
 mod bench_plugins;
+mod memory;
 mod models;
 mod plugins;
 mod progress;
@@ -88,6 +89,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    memory::keep_frame_buffers();
     let cli = Cli::parse();
     // `serve` and `worker` log to a file as well, set up once the data directory is known.
     if !matches!(cli.command, Command::Serve(_) | Command::Worker(_)) {
