@@ -33,6 +33,8 @@ pub enum BenchCommand {
     /// WASM plugins: cold start with and without the compiled cache, per-call overhead, a
     /// 1080p per-frame effect in the sandbox against the same code native.
     Plugins(crate::bench_plugins::PluginBenchArgs),
+    /// GPU kernels at 1080p (crossfade, blur, resize) against the `ffmpeg` CLI's CPU filters.
+    Gpu(crate::bench_gpu::GpuBenchArgs),
 }
 
 #[derive(serde::Serialize)]
@@ -51,6 +53,7 @@ pub fn bench(what: &BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Media(args) => return crate::bench_media::bench_media(args),
         BenchCommand::Llm(args) => return crate::bench_llm::bench_llm(args),
         BenchCommand::Plugins(args) => return crate::bench_plugins::bench_plugins(args),
+        BenchCommand::Gpu(args) => return crate::bench_gpu::bench_gpu(args),
     };
     let rt = tokio::runtime::Runtime::new()?;
     let dir = tempfile_dir()?;

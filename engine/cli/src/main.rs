@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_api;
+mod bench_gpu;
 mod bench_llm;
 mod bench_media;
 mod bench_plugins;
@@ -81,6 +82,9 @@ enum Command {
         #[command(subcommand)]
         what: bench::BenchCommand,
     },
+    /// The GPU adapters present, best first, and the one Reelflow uses
+    /// (`REELFLOW_GPU_ADAPTER`: auto, discrete, integrated, cpu, or part of a name).
+    Gpu,
     /// Developer tools: API load testing, log analysis, an operator sandbox.
     Tools {
         #[command(subcommand)]
@@ -140,6 +144,29 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plugin { what } => plugins::plugins(|| runtime(&cli), what),
         Command::Bench { what } => bench::bench(what),
         Command::Tools { what } => tools::tools(&cli, what),
+        Command::Gpu => gpu_report(),
+    }
+}
+
+/// `reelflow gpu`: every adapter, then the one a GPU op would run on (or why none).
+fn gpu_report() -> anyhow::Result<ExitCode> {
+    let adapters = reelflow_gpu::Gpu::adapters();
+    println!("adapters present, best first:");
+    if adapters.is_empty() {
+        println!("  (none)");
+    }
+    for adapter in &adapters {
+        println!("  {adapter}");
+    }
+    match reelflow_gpu::Gpu::shared() {
+        Ok(gpu) => {
+            println!("in use: {}", gpu.info());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("in use: none: {e}");
+            Ok(ExitCode::from(EXIT_FAILED))
+        }
     }
 }
 

@@ -1,0 +1,165 @@
+//! `reelflow bench gpu`: 1080p frames per second of the GPU kernels (crossfade, Gaussian
+//! blur, resize), resident on the GPU and with the upload/download a CPU pipeline pays,
+//! against the `ffmpeg` CLI's CPU filters (`xfade`, `gblur`, `scale`) doing the same work in
+//! the same run.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::Context;
+use reelflow_gpu::kernels::resize::{Filter, Fit};
+use reelflow_gpu::kernels::{blur, crossfade, resize};
+use reelflow_gpu::{Gpu, GpuFrame};
+
+use crate::bench_media::{run, which};
+
+#[derive(clap::Args)]
+pub struct GpuBenchArgs {
+    /// Frames per measurement.
+    #[arg(long, default_value_t = 60)]
+    frames: u32,
+    /// Sigma of the blur, in pixels.
+    #[arg(long, default_value_t = 5.0)]
+    sigma: f32,
+    #[arg(long)]
+    json: bool,
+}
+
+const WIDTH: u32 = 1920;
+const HEIGHT: u32 = 1080;
+
+#[derive(serde::Serialize)]
+struct Row {
+    kernel: &'static str,
+    gpu_fps: f64,
+    gpu_with_transfers_fps: f64,
+    ffmpeg_filter: String,
+    ffmpeg_fps: f64,
+    speedup: f64,
+}
+
+pub fn bench_gpu(args: &GpuBenchArgs) -> anyhow::Result<ExitCode> {
+    let gpu = Gpu::shared()?;
+    let ffmpeg = which("ffmpeg").context("the `ffmpeg` command is the reference; install Debian's `ffmpeg` package")?;
+    let n = args.frames.max(1);
+    let pattern: Vec<u8> = (0..WIDTH * HEIGHT * 4).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let other: Vec<u8> = pattern.iter().map(|b| b.wrapping_add(97)).collect();
+    let a = GpuFrame::upload(&gpu, &pattern, WIDTH, HEIGHT)?;
+    let b = GpuFrame::upload(&gpu, &other, WIDTH, HEIGHT)?;
+    let out = GpuFrame::new(&gpu, WIDTH, HEIGHT)?;
+    let small = GpuFrame::new(&gpu, 1280, 720)?;
+
+    // Frames per second of `step` run n times (after one warm-up run that compiles the kernel).
+    let fps = |step: &mut dyn FnMut(u32) -> anyhow::Result<()>| -> anyhow::Result<f64> {
+        step(0)?;
+        let started = Instant::now();
+        for i in 0..n {
+            step(i)?;
+        }
+        Ok(f64::from(n) / started.elapsed().as_secs_f64())
+    };
+    let t = |i: u32| i as f32 / n as f32;
+
+    let mut rows = Vec::new();
+    let xfade = "xfade=transition=fade";
+    rows.push(Row {
+        kernel: "crossfade",
+        gpu_fps: fps(&mut |i| Ok(crossfade::crossfade(&gpu, &a, &b, t(i), &out)?))?,
+        gpu_with_transfers_fps: fps(&mut |i| {
+            a.write(&gpu, &pattern)?;
+            b.write(&gpu, &other)?;
+            crossfade::crossfade(&gpu, &a, &b, t(i), &out)?;
+            std::hint::black_box(out.download(&gpu)?);
+            Ok(())
+        })?,
+        ffmpeg_filter: xfade.into(),
+        ffmpeg_fps: ffmpeg_fps(&ffmpeg, n, Reference::Crossfade)?,
+        speedup: 0.0,
+    });
+    let gblur = format!("gblur=sigma={}", args.sigma);
+    rows.push(Row {
+        kernel: "gaussian blur",
+        gpu_fps: fps(&mut |_| Ok(blur::gaussian_blur(&gpu, &a, args.sigma, &out)?))?,
+        gpu_with_transfers_fps: fps(&mut |_| {
+            a.write(&gpu, &pattern)?;
+            blur::gaussian_blur(&gpu, &a, args.sigma, &out)?;
+            std::hint::black_box(out.download(&gpu)?);
+            Ok(())
+        })?,
+        ffmpeg_filter: gblur.clone(),
+        ffmpeg_fps: ffmpeg_fps(&ffmpeg, n, Reference::Filter(&gblur))?,
+        speedup: 0.0,
+    });
+    for (kernel, filter, flags) in
+        [("resize bilinear", Filter::Bilinear, "bilinear"), ("resize bicubic", Filter::Bicubic, "bicubic")]
+    {
+        let scale = format!("scale=1280:720:flags={flags}");
+        rows.push(Row {
+            kernel,
+            gpu_fps: fps(&mut |_| Ok(resize::resize(&gpu, &a, &small, Fit::Stretch, filter)?))?,
+            gpu_with_transfers_fps: fps(&mut |_| {
+                a.write(&gpu, &pattern)?;
+                resize::resize(&gpu, &a, &small, Fit::Stretch, filter)?;
+                std::hint::black_box(small.download(&gpu)?);
+                Ok(())
+            })?,
+            ffmpeg_filter: scale.clone(),
+            ffmpeg_fps: ffmpeg_fps(&ffmpeg, n, Reference::Filter(&scale))?,
+            speedup: 0.0,
+        });
+    }
+    for row in &mut rows {
+        row.speedup = row.gpu_fps / row.ffmpeg_fps;
+    }
+    let adapter = gpu.info().to_string();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"adapter": adapter, "kernels": rows}))?);
+    } else {
+        println!("GPU: {adapter}; 1080p RGBA, {n} frames per measurement");
+        println!(
+            "  {:<16} {:>10} {:>16}   {:<28} {:>10} {:>9}",
+            "kernel", "GPU fps", "+transfers fps", "ffmpeg CPU filter", "fps", "GPU/CPU"
+        );
+        for r in &rows {
+            println!(
+                "  {:<16} {:>10.1} {:>16.1}   {:<28} {:>10.1} {:>8.2}x",
+                r.kernel, r.gpu_fps, r.gpu_with_transfers_fps, r.ffmpeg_filter, r.ffmpeg_fps, r.speedup
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+enum Reference<'a> {
+    Crossfade,
+    Filter(&'a str),
+}
+
+/// The `ffmpeg` CLI's frames per second for the filter alone: the same command with the
+/// filter and with a plain pass-through, on generated 1080p RGBA frames, and the difference
+/// of the two times (so the test source and the frame handling do not count against it).
+fn ffmpeg_fps(ffmpeg: &std::path::Path, n: u32, reference: Reference<'_>) -> anyhow::Result<f64> {
+    let seconds = format!("{:.3}", f64::from(n) / 30.0);
+    let source = format!("testsrc2=s={WIDTH}x{HEIGHT}:r=30:d={seconds},format=rgba");
+    let time = |graph: &str, inputs: usize| -> anyhow::Result<f64> {
+        let mut cmd = Command::new(ffmpeg);
+        cmd.args(["-v", "error", "-nostdin"]);
+        for _ in 0..inputs {
+            cmd.args(["-f", "lavfi", "-i", &source]);
+        }
+        cmd.args(["-filter_complex", graph, "-f", "null", "-"]);
+        let started = Instant::now();
+        run(&mut cmd)?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let (with, without) = match reference {
+        // Two inputs blended over their whole length: every output frame is a crossfade.
+        Reference::Crossfade => (
+            time(&format!("[0][1]xfade=transition=fade:duration={seconds}:offset=0,format=rgba"), 2)?,
+            // Both sources generated, one consumed by a sink: no pixel work.
+            time("[1]nullsink;[0]null", 2)?,
+        ),
+        Reference::Filter(filter) => (time(&format!("[0]{filter},format=rgba"), 1)?, time("[0]null", 1)?),
+    };
+    Ok(f64::from(n) / (with - without).max(1e-3))
+}
