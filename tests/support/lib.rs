@@ -13,12 +13,13 @@ pub fn repo_root() -> PathBuf {
 
 /// The `reelflow` binary, built from the current sources. `cargo test` does not build other
 /// packages' binaries, and a binary left from an earlier build could be stale, so the first
-/// call builds it into the same target directory as this test. It builds the whole
-/// workspace's bins and tests, not `-p reelflow-cli` alone: cargo unifies features over the
-/// packages it builds, so a CLI-only build would compile shared dependencies (mistral.rs,
-/// wasmtime) a second time with other features and overwrite libraries that the running
-/// `cargo test --workspace` still links its doctests against. Built like this it matches
-/// what `cargo test --workspace` built, and is a no-op after it.
+/// call builds it into the same target directory as this test, with `cargo test --workspace
+/// --no-run`: exactly the build `cargo test --workspace` (CI) does, so there it is a no-op.
+/// (`engine/cli` has an integration test, so that build includes the plain binary.) Any other
+/// command resolves differently and rebuilds shared dependencies over the running test's:
+/// `-p reelflow-cli` unifies other features (mistral.rs, wasmtime, rustls), and even
+/// `cargo build --workspace --tests` builds dependencies under the `dev` profile rather than
+/// `test`, which cargo fingerprints apart, recompiling mistral.rs (about 8 minutes) each time.
 pub fn reelflow_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -28,10 +29,7 @@ pub fn reelflow_bin() -> &'static Path {
         let target_dir = profile_dir.parent().expect("target directory");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
-        build
-            .args(["build", "--workspace", "--bins", "--tests", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(repo_root());
+        build.args(["test", "--workspace", "--no-run", "--target-dir"]).arg(target_dir).current_dir(repo_root());
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             build.arg("--release");
         }
