@@ -11,18 +11,23 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
-/// The `reelflow` binary, built from the current sources. `cargo test` does not build other
-/// packages' binaries, and a binary left from an earlier build could be stale, so the first
-/// call builds it into the same target directory as this test, with `cargo test --workspace
-/// --no-run`: exactly the build `cargo test --workspace` (CI) does, so there it is a no-op.
-/// (`engine/cli` has an integration test, so that build includes the plain binary.) Any other
-/// command resolves differently and rebuilds shared dependencies over the running test's:
-/// `-p reelflow-cli` unifies other features (mistral.rs, wasmtime, rustls), and even
-/// `cargo build --workspace --tests` builds dependencies under the `dev` profile rather than
-/// `test`, which cargo fingerprints apart, recompiling mistral.rs (about 8 minutes) each time.
+/// The `reelflow` binary, built from the current sources.
+///
+/// `.ci/test.sh` builds it (with every test, in one `cargo test --workspace --no-run`) and
+/// names it in `REELFLOW_TEST_BIN`. Otherwise — a bare `cargo test` — `cargo test` does not
+/// build other packages' binaries and one left from an earlier build could be stale, so the
+/// first call builds it into this test's target directory with `cargo test --workspace
+/// --no-run`, the build closest to the one running (`engine/cli` has an integration test, so
+/// it includes the plain binary). Other commands resolve differently and rebuild shared
+/// dependencies over the running test's: `-p reelflow-cli` unifies other features, and
+/// `cargo build --tests` builds dependencies under the `dev` profile rather than `test`.
 pub fn reelflow_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("REELFLOW_TEST_BIN").map(PathBuf::from) {
+            assert!(bin.is_file(), "REELFLOW_TEST_BIN={} is not a file", bin.display());
+            return bin;
+        }
         let exe = std::env::current_exe().expect("test executable path");
         // target/<profile>/deps/<test> → target/<profile>
         let profile_dir = exe.parent().and_then(Path::parent).expect("target profile directory");
