@@ -38,7 +38,7 @@ pub fn reelflow_bin() -> &'static Path {
         if profile_dir.file_name().is_some_and(|p| p == "release") {
             build.arg("--release");
         }
-        let status = build.status().expect("running cargo build");
+        let status = build.status().expect("running cargo test --no-run");
         assert!(status.success(), "building the reelflow binary failed");
         profile_dir.join("reelflow")
     })

@@ -1,9 +1,8 @@
 //! Separable Gaussian blur: a horizontal pass into a float intermediate, then a vertical
 //! pass, so a radius-r blur costs 2(2r + 1) taps a pixel rather than (2r + 1)².
 
-use super::{Step, dispatch, pack_unorm, storage, uniform, unpack_unorm};
+use super::{Step, dispatch, pack_unorm, same_size, storage, uniform, unpack_unorm};
 use crate::frame::checked_size;
-use crate::kernels::crossfade::same_size;
 use crate::{Gpu, GpuError, GpuFrame};
 
 const SOURCE: &str = include_str!("blur.wgsl");

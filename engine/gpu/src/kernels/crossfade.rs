@@ -1,7 +1,7 @@
 //! Crossfade between two frames: the simplest transition, and the measure of a per-pixel
 //! kernel's memory-bound speed.
 
-use super::{Step, dispatch, pack_unorm, uniform, unpack_unorm};
+use super::{Step, dispatch, pack_unorm, same_size, uniform, unpack_unorm};
 use crate::{Gpu, GpuError, GpuFrame};
 
 const SOURCE: &str = include_str!("crossfade.wgsl");
@@ -38,16 +38,4 @@ pub fn cpu(a: &[u8], b: &[u8], t: f32) -> Vec<u8> {
 
 fn unit(t: f32) -> f32 {
     if t.is_nan() { 0.0 } else { t.clamp(0.0, 1.0) }
-}
-
-/// Refuses frames of different sizes (a kernel would read past the smaller one's end).
-pub(crate) fn same_size(frames: &[&GpuFrame]) -> Result<(), GpuError> {
-    let first = frames[0];
-    match frames.iter().find(|f| (f.width, f.height) != (first.width, first.height)) {
-        Some(other) => Err(GpuError::Invalid(format!(
-            "frames of different sizes: {}x{} and {}x{}",
-            first.width, first.height, other.width, other.height
-        ))),
-        None => Ok(()),
-    }
 }

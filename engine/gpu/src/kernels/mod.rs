@@ -10,7 +10,7 @@ pub mod resize;
 
 use wgpu::util::DeviceExt;
 
-use crate::{Gpu, GpuError};
+use crate::{Gpu, GpuError, GpuFrame};
 
 /// Every kernel runs 16 x 16 pixels per workgroup (`@workgroup_size(16, 16)`).
 const WORKGROUP: u32 = 16;
@@ -105,4 +105,16 @@ pub fn pack_unorm(v: f32) -> u8 {
 /// `unpack4x8unorm` for one channel.
 pub fn unpack_unorm(v: u8) -> f32 {
     f32::from(v) / 255.0
+}
+
+/// Refuses frames of different sizes (a kernel would read past the smaller one's end).
+pub(crate) fn same_size(frames: &[&GpuFrame]) -> Result<(), GpuError> {
+    let first = frames[0];
+    match frames.iter().find(|f| (f.width, f.height) != (first.width, first.height)) {
+        Some(other) => Err(GpuError::Invalid(format!(
+            "frames of different sizes: {}x{} and {}x{}",
+            first.width, first.height, other.width, other.height
+        ))),
+        None => Ok(()),
+    }
 }
