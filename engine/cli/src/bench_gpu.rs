@@ -21,6 +21,10 @@ pub struct GpuBenchArgs {
     /// Sigma of the blur, in pixels.
     #[arg(long, default_value_t = 5.0)]
     sigma: f32,
+    /// Seconds of generated 1080p H.264 for the end-to-end decode → GPU → encode run (0
+    /// skips it).
+    #[arg(long, default_value_t = 5)]
+    e2e_seconds: u32,
     #[arg(long)]
     json: bool,
 }
@@ -111,9 +115,15 @@ pub fn bench_gpu(args: &GpuBenchArgs) -> anyhow::Result<ExitCode> {
     for row in &mut rows {
         row.speedup = row.gpu_fps / row.ffmpeg_fps;
     }
+    let end_to_end = if args.e2e_seconds > 0 { Some(end_to_end(&gpu, &ffmpeg, args.e2e_seconds)?) } else { None };
     let adapter = gpu.info().to_string();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"adapter": adapter, "kernels": rows}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"adapter": adapter, "kernels": rows, "end_to_end": end_to_end})
+            )?
+        );
     } else {
         println!("GPU: {adapter}; 1080p RGBA, {n} frames per measurement");
         println!(
@@ -126,8 +136,86 @@ pub fn bench_gpu(args: &GpuBenchArgs) -> anyhow::Result<ExitCode> {
                 r.kernel, r.gpu_fps, r.gpu_with_transfers_fps, r.ffmpeg_filter, r.ffmpeg_fps, r.speedup
             );
         }
+        if let Some(e) = &end_to_end {
+            println!(
+                "End to end, {} frames of 1080p H.264 → {} → H.264 (libx264 {}, crf {}):",
+                e.frames, e.work, PRESET, CRF
+            );
+            println!("  reelflow, GPU pipeline        {:>8.1} fps", e.reelflow_fps);
+            println!("  ffmpeg CLI, CPU filter        {:>8.1} fps   ({})", e.ffmpeg_fps, e.ffmpeg_filter);
+            println!("  ffmpeg CLI, no filter         {:>8.1} fps   (decode + encode alone)", e.ffmpeg_plain_fps);
+            println!("  ratio reelflow / ffmpeg       {:>8.2}x", e.ratio);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+const PRESET: &str = "veryfast";
+const CRF: u8 = 20;
+
+#[derive(serde::Serialize)]
+struct EndToEnd {
+    frames: u64,
+    work: &'static str,
+    reelflow_fps: f64,
+    ffmpeg_filter: &'static str,
+    ffmpeg_fps: f64,
+    ffmpeg_plain_fps: f64,
+    ratio: f64,
+}
+
+/// Decode → resize to 720p (bicubic) → encode, through the GPU pipeline and through the
+/// `ffmpeg` CLI with its CPU `scale` filter, on the same generated 1080p H.264 file with the
+/// same encoder settings: the work differs only in where the picture is processed.
+fn end_to_end(gpu: &std::sync::Arc<Gpu>, ffmpeg: &std::path::Path, seconds: u32) -> anyhow::Result<EndToEnd> {
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("source.mp4");
+    run(Command::new(ffmpeg)
+        .args(["-v", "error", "-nostdin", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=s={WIDTH}x{HEIGHT}:r=30:d={seconds}"))
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-y"])
+        .arg(&source))?;
+    let opts = reelflow_media::TranscodeOptions { preset: PRESET.into(), crf: CRF, ..Default::default() };
+    let filters: Vec<Box<dyn reelflow_gpu::stream::GpuFilter>> = vec![Box::new(reelflow_gpu::filters::ResizeFilter {
+        size: (1280, 720),
+        fit: Fit::Stretch,
+        filter: Filter::Bicubic,
+    })];
+    let started = Instant::now();
+    let frames = reelflow_gpu::stream::filter_video_on_gpu(
+        gpu.clone(),
+        &source,
+        &dir.path().join("gpu.mp4"),
+        &opts,
+        filters,
+        &mut |_| true,
+    )?;
+    let reelflow_s = started.elapsed().as_secs_f64();
+    let ffmpeg_filter = "scale=1280:720:flags=bicubic";
+    let encode = |filter: Option<&str>, name: &str| -> anyhow::Result<f64> {
+        let mut cmd = Command::new(ffmpeg);
+        cmd.args(["-v", "error", "-nostdin", "-i"]).arg(&source);
+        if let Some(filter) = filter {
+            cmd.args(["-vf", filter]);
+        }
+        cmd.args(["-c:v", "libx264", "-preset", PRESET, "-crf", &CRF.to_string(), "-an", "-y"])
+            .arg(dir.path().join(name));
+        let started = Instant::now();
+        run(&mut cmd)?;
+        Ok(started.elapsed().as_secs_f64())
+    };
+    let ffmpeg_s = encode(Some(ffmpeg_filter), "cpu.mp4")?;
+    let plain_s = encode(None, "plain.mp4")?;
+    let per_s = |s: f64| frames as f64 / s.max(1e-6);
+    Ok(EndToEnd {
+        frames,
+        work: "GPU bicubic resize to 720p",
+        reelflow_fps: per_s(reelflow_s),
+        ffmpeg_filter,
+        ffmpeg_fps: per_s(ffmpeg_s),
+        ffmpeg_plain_fps: per_s(plain_s),
+        ratio: ffmpeg_s / reelflow_s,
+    })
 }
 
 enum Reference<'a> {

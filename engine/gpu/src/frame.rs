@@ -70,6 +70,16 @@ impl GpuFrame {
         gpu.checked("uploading a frame", || gpu.queue().write_buffer(&self.buffer, 0, rgba))
     }
 
+    /// Copies `src`'s pixels (same size) into this frame, on the GPU.
+    pub fn copy_from(&self, gpu: &Gpu, src: &GpuFrame) -> Result<(), GpuError> {
+        crate::kernels::same_size(&[self, src])?;
+        gpu.checked("copying a frame", || {
+            let mut encoder = gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor::default());
+            encoder.copy_buffer_to_buffer(&src.buffer, 0, &self.buffer, 0, self.byte_len());
+            gpu.queue().submit([encoder.finish()]);
+        })
+    }
+
     /// Downloads the pixels as RGBA8 bytes.
     pub fn download(&self, gpu: &Gpu) -> Result<Vec<u8>, GpuError> {
         let size = self.byte_len();

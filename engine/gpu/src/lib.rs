@@ -13,8 +13,12 @@
 //! panic.
 
 mod device;
+pub mod filters;
 mod frame;
 pub mod kernels;
+mod ops;
+pub mod stream;
 
 pub use device::{AdapterChoice, Gpu, GpuError, GpuInfo};
 pub use frame::GpuFrame;
+pub use ops::register;

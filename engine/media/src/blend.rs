@@ -81,12 +81,42 @@ fn lay_out(track: &Track, fps: f64) -> (Vec<Shot>, Vec<Blend>, i64, RenderReport
     (shots, blends, frames(at), report)
 }
 
+/// How a transition's two pictures become one.
+pub trait PictureBlender {
+    /// Blends `incoming` into `out`, which holds the outgoing picture; both are planar YUV
+    /// 4:2:0 at the timeline's size. `progress` runs from 0 to 1 over the transition.
+    fn blend(
+        &mut self,
+        out: &mut frame::Video,
+        incoming: &frame::Video,
+        progress: f64,
+        kind: TransitionKind,
+    ) -> std::result::Result<(), String>;
+}
+
+/// Blends on the CPU, in YUV: cross dissolve, dip to black, and a wipe from the left.
+pub struct CpuBlender;
+
+impl PictureBlender for CpuBlender {
+    fn blend(
+        &mut self,
+        out: &mut frame::Video,
+        incoming: &frame::Video,
+        progress: f64,
+        kind: TransitionKind,
+    ) -> std::result::Result<(), String> {
+        blend_into(out, incoming, progress, kind);
+        Ok(())
+    }
+}
+
 /// Renders `track` (a video track with transitions) of `timeline` to `output`.
 pub(crate) fn render_blended(
     timeline: &Timeline,
     track: &Track,
     output: &Path,
     opts: &CutOptions,
+    blender: &mut dyn PictureBlender,
     progress: Progress<'_>,
 ) -> Result<RenderReport> {
     let video = crate::render::timeline_video(timeline, opts);
@@ -145,7 +175,9 @@ pub(crate) fn render_blended(
                 let picture_a = pictures[a].as_mut().map(|p| p.frame_at(time_in(a))).transpose()?;
                 copy_picture(picture_a.expect("opened above"), &mut out);
                 let picture_b = pictures[b].as_mut().map(|p| p.frame_at(time_in(b))).transpose()?;
-                blend_into(&mut out, picture_b.expect("opened above"), w, kind);
+                blender
+                    .blend(&mut out, picture_b.expect("opened above"), w, kind)
+                    .map_err(|message| Error::Frames { path: output.to_owned(), message })?;
                 let (sound_a, sound_b) = (take_sound(a)?, take_sound(b)?);
                 let ramp = |k: usize| {
                     blend.map_or(0.5, |bl| bl.progress(n as f64 - 0.5 + (k as f64 + 0.5) / count.max(1) as f64))

@@ -23,6 +23,7 @@ mod ops;
 mod probe;
 mod render;
 mod smart;
+mod staged;
 mod stills;
 mod transcode;
 
@@ -32,6 +33,7 @@ use std::path::Path;
 use std::sync::Once;
 
 pub use audio::{AudioFormat, Silence, SilenceOptions, detect_silence, extract_audio};
+pub use blend::{CpuBlender, PictureBlender};
 pub use concat::{ConcatReport, concat};
 pub use cut::{CutOptions, Progress, Span, cut_reencode, cut_reencode_spans};
 pub use encode::{AudioSettings, VideoSettings, Writer};
@@ -39,11 +41,12 @@ pub use error::{Error, Result};
 pub use frames::{ClipShape, FrameEffect, GeneratedClip, RgbaFrame, SoundSource, filter_video, generate_video};
 pub use mix::{MixOptions, MixTrack, TrackRole, mix_audio};
 pub use mux::mux;
-pub use ops::register;
+pub use ops::{media_path, output_name, register, with_progress};
 pub use probe::{MediaInfo, Ratio, StreamInfo, probe};
-pub use render::{RenderReport, render_timeline};
+pub use render::{RenderReport, render_timeline, render_timeline_with};
 pub use smart::{SmartCutReport, smart_cut, smart_cut_spans};
-pub use stills::{ImageFormat, images_to_video, thumbnails};
+pub use staged::{PictureStage, process_video};
+pub use stills::{ImageFormat, images_to_video, read_image_rgba, thumbnails};
 pub use transcode::{Fit, TranscodeOptions, preset_size, transcode};
 
 /// FFmpeg's global set-up, once per process. Its own log is silenced except for fatal

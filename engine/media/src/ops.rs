@@ -32,8 +32,9 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
 }
 
 /// Runs blocking media work on the blocking pool, turning its progress callbacks into
-/// progress events and the run's cancellation into `false` from the callback.
-async fn with_progress<T: Send + 'static>(
+/// progress events and the run's cancellation into `false` from the callback. Other
+/// operator crates whose work is media work (the GPU's) run theirs through it too.
+pub async fn with_progress<T: Send + 'static>(
     ctx: &NodeCtx,
     label: &'static str,
     work: impl FnOnce(&mut dyn FnMut(f32) -> bool) -> crate::Result<T> + Send + 'static,
@@ -68,7 +69,7 @@ async fn with_progress<T: Send + 'static>(
 }
 
 /// The media file a port holds.
-fn media_path(inputs: &NodeInputs, port: &str) -> Result<PathBuf, NodeError> {
+pub fn media_path(inputs: &NodeInputs, port: &str) -> Result<PathBuf, NodeError> {
     match inputs.get(port) {
         Some(Value::File(file)) => Ok(file.path.clone()),
         Some(other) => Err(NodeError::failed(format!("input `{port}` must be a file, got {}", other.type_name()))),
@@ -77,7 +78,7 @@ fn media_path(inputs: &NodeInputs, port: &str) -> Result<PathBuf, NodeError> {
 }
 
 /// A plain file name for an output in the node's workspace.
-fn output_name(name: &str) -> Result<&str, NodeError> {
+pub fn output_name(name: &str) -> Result<&str, NodeError> {
     if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
         return Err(NodeError::Params(format!("`{name}` is not a plain file name")));
     }

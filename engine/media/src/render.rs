@@ -16,6 +16,7 @@ use ffmpeg::{ChannelLayout, format, frame};
 use ffmpeg_next as ffmpeg;
 use reelflow_timeline::{Timeline, Track, TrackItem, TrackKind};
 
+use crate::blend::{CpuBlender, PictureBlender};
 use crate::cut::{AudioCutter, CutOptions, PlannedSegment, Progress, Span, resample, seconds};
 use crate::encode::{AudioSettings, VideoSettings, Writer};
 use crate::error::{Error, Result};
@@ -39,12 +40,25 @@ enum Piece {
     Gap(f64),
 }
 
-/// Renders `timeline` to `output`, using `work` for intermediate pieces.
+/// Renders `timeline` to `output`, using `work` for intermediate pieces; transitions are
+/// blended on the CPU.
 pub fn render_timeline(
     timeline: &Timeline,
     output: &Path,
     work: &Path,
     opts: &CutOptions,
+    progress: Progress<'_>,
+) -> Result<RenderReport> {
+    render_timeline_with(timeline, output, work, opts, &mut CpuBlender, progress)
+}
+
+/// [`render_timeline`], with the transitions' pictures blended by `blender`.
+pub fn render_timeline_with(
+    timeline: &Timeline,
+    output: &Path,
+    work: &Path,
+    opts: &CutOptions,
+    blender: &mut dyn PictureBlender,
     progress: Progress<'_>,
 ) -> Result<RenderReport> {
     let audio_tracks: Vec<&Track> = timeline
@@ -53,11 +67,11 @@ pub fn render_timeline(
         .filter(|t| t.kind == TrackKind::Audio && t.items.iter().any(|i| matches!(i, TrackItem::Clip(_))))
         .collect();
     if audio_tracks.is_empty() {
-        return render_picture(timeline, output, work, opts, progress);
+        return render_picture(timeline, output, work, opts, blender, progress);
     }
     std::fs::create_dir_all(work).map_err(|source| Error::Io { path: work.to_owned(), source })?;
     let picture = work.join("picture.mp4");
-    let mut report = render_picture(timeline, &picture, work, opts, &mut |f| progress(f * 0.7))?;
+    let mut report = render_picture(timeline, &picture, work, opts, blender, &mut |f| progress(f * 0.7))?;
     let mut mixes = Vec::new();
     for (k, track) in audio_tracks.iter().enumerate() {
         let path = work.join(format!("audio-{k}.m4a"));
@@ -134,6 +148,7 @@ fn render_picture(
     output: &Path,
     work: &Path,
     opts: &CutOptions,
+    blender: &mut dyn PictureBlender,
     progress: Progress<'_>,
 ) -> Result<RenderReport> {
     let invalid = |what: String| Error::Unsupported { path: output.to_owned(), what };
@@ -144,7 +159,7 @@ fn render_picture(
         .find(|t| t.kind == TrackKind::Video)
         .ok_or_else(|| invalid("timeline without a video track".into()))?;
     if track.items.iter().any(|item| matches!(item, TrackItem::Transition(_))) {
-        return crate::blend::render_blended(timeline, track, output, opts, progress);
+        return crate::blend::render_blended(timeline, track, output, opts, blender, progress);
     }
     let mut pieces: Vec<Piece> = Vec::new();
     let mut report = RenderReport::default();

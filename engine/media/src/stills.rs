@@ -8,6 +8,7 @@ use ffmpeg_next as ffmpeg;
 
 use crate::cut::{Progress, seconds};
 use crate::error::{Error, Result};
+use crate::frames::RgbaFrame;
 use crate::open_input;
 
 /// Image format of a still.
@@ -177,6 +178,31 @@ fn read_image(path: &Path) -> Result<frame::Video> {
         .receive_frame(&mut picture)
         .map_err(|_| Error::Unreadable { path: path.to_owned(), reason: "no picture in the file".into() })?;
     Ok(picture)
+}
+
+/// An image file (PNG, JPEG, WebP… whatever FFmpeg decodes) as RGBA, alpha kept: logos and
+/// watermarks for compositing, stills for Ken Burns moves.
+pub fn read_image_rgba(path: &Path) -> Result<RgbaFrame> {
+    let picture = read_image(path)?;
+    let (w, h) = (picture.width(), picture.height());
+    let mut scaler = software::scaling::Context::get(
+        picture.format(),
+        w,
+        h,
+        format::Pixel::RGBA,
+        w,
+        h,
+        software::scaling::Flags::BICUBIC | software::scaling::Flags::ACCURATE_RND,
+    )
+    .map_err(Error::codec(path, "converting the image to RGBA"))?;
+    let mut rgba = frame::Video::empty();
+    scaler.run(&picture, &mut rgba).map_err(Error::codec(path, "converting the image to RGBA"))?;
+    let (stride, row) = (rgba.stride(0), w as usize * 4);
+    let mut data = Vec::with_capacity(row * h as usize);
+    for y in 0..h as usize {
+        data.extend_from_slice(&rgba.data(0)[y * stride..y * stride + row]);
+    }
+    Ok(RgbaFrame { width: w, height: h, data })
 }
 
 /// A video from still images: each shown for `seconds_each` at `fps`, scaled to `size`

@@ -230,14 +230,14 @@ pub(crate) fn transcode_with(
 }
 
 /// Re-chunks resampled audio to the encoder's frame size (AAC takes 1024 samples a frame).
-struct Chunker {
+pub(crate) struct Chunker {
     pending: Vec<Vec<f32>>,
     next_pts: i64,
     size: usize,
 }
 
 impl Chunker {
-    fn new(size: usize) -> Self {
+    pub(crate) fn new(size: usize) -> Self {
         Chunker {
             pending: vec![Vec::new(); usize::from(AudioSettings::default().channels)],
             next_pts: 0,
@@ -245,7 +245,7 @@ impl Chunker {
         }
     }
 
-    fn push(&mut self, chunk: &frame::Audio, writer: &mut Writer) -> Result<()> {
+    pub(crate) fn push(&mut self, chunk: &frame::Audio, writer: &mut Writer) -> Result<()> {
         let planes = chunk.planes().max(1);
         for (ch, buf) in self.pending.iter_mut().enumerate() {
             buf.extend_from_slice(&chunk.plane::<f32>(ch.min(planes - 1))[..chunk.samples()]);
@@ -274,7 +274,7 @@ impl Chunker {
         out
     }
 
-    fn finish(&mut self, writer: &mut Writer) -> Result<()> {
+    pub(crate) fn finish(&mut self, writer: &mut Writer) -> Result<()> {
         let left = self.pending[0].len();
         if left > 0 {
             let f = self.take(left);

@@ -4,6 +4,7 @@
 
 mod config;
 mod error;
+mod gpu;
 mod paths;
 
 use std::io::Read;
@@ -21,6 +22,7 @@ pub use config::{
     parse_size,
 };
 pub use error::{Error, Result};
+pub use gpu::{GpuStatus, gpu_status, probe_gpu};
 pub use paths::InputRoots;
 
 /// The engine, ready to load and run workflows.
@@ -123,11 +125,12 @@ impl Runtime {
 }
 
 /// Every operator this build knows: the core's built-ins, the `script` op, the media ops,
-/// subtitles, the timeline export, the LLM ops served by `llm`, and the clip-remix planner.
+/// the GPU ops, subtitles, the timeline export, the LLM ops served by `llm`, and the clip-remix planner.
 pub fn build_registry(llm: Arc<Llm>) -> Registry {
     let mut reg = Registry::with_builtins();
     reelflow_script::register(&mut reg).expect("op names are unique");
     reelflow_media::register(&mut reg).expect("op names are unique");
+    reelflow_gpu::register(&mut reg).expect("op names are unique");
     reelflow_subtitles::register(&mut reg).expect("op names are unique");
     reelflow_timeline::register(&mut reg).expect("op names are unique");
     reelflow_llm::register(&mut reg, llm).expect("op names are unique");

@@ -96,6 +96,8 @@ impl AppState {
             }),
         };
         state.spawn_background();
+        // The health output names the GPU; opening it can take a moment, so it starts now.
+        reelflow_runtime::probe_gpu();
         Ok(state)
     }
 

@@ -23,6 +23,21 @@ pub struct Health {
     pub running: u64,
     /// This process's worker, if it runs one.
     pub worker: Option<WorkerHealth>,
+    /// The GPU the GPU ops run on; `null` while it is still being opened.
+    pub gpu: Option<GpuHealth>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GpuHealth {
+    pub available: bool,
+    /// The adapter's name.
+    pub adapter: Option<String>,
+    /// `discrete`, `integrated`, `virtual`, `cpu` (a software rasteriser) or `other`.
+    pub kind: Option<String>,
+    /// `vulkan`, `gl`, …
+    pub backend: Option<String>,
+    /// Why no GPU could be opened.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,6 +64,13 @@ pub async fn health(State(state): State<AppState>) -> Response {
             .worker
             .as_ref()
             .map(|w| WorkerHealth { id: w.id().to_owned(), running: state.hub().running_count() }),
+        gpu: reelflow_runtime::gpu_status().map(|g| GpuHealth {
+            available: g.available,
+            adapter: g.adapter,
+            kind: g.kind,
+            backend: g.backend,
+            error: g.error,
+        }),
     };
     let status = if counts.is_ok() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(health)).into_response()

@@ -326,6 +326,22 @@ async fn health_metrics_openapi_and_docs_are_served() {
     let (status, health) = h.get("/health").await;
     assert_eq!((status, &health["status"]), (StatusCode::OK, &json!("ok")));
     assert!(health["worker"]["id"].is_string());
+    // The GPU is named once it has been opened (lavapipe in CI), in the background.
+    let mut health = health;
+    for _ in 0..300 {
+        if !health["gpu"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        health = h.get("/health").await.1;
+    }
+    let gpu = &health["gpu"];
+    assert!(gpu["available"].is_boolean(), "{health}");
+    if gpu["available"] == json!(true) {
+        assert!(gpu["adapter"].is_string() && gpu["backend"].is_string(), "{gpu}");
+    } else {
+        assert!(gpu["error"].is_string(), "no GPU, so a reason: {gpu}");
+    }
 
     let (status, _, body) = h.get_raw("/metrics", &[]).await;
     assert_eq!(status, StatusCode::OK);

@@ -5,8 +5,13 @@
 //! `v * 255` half up; the references do the same with [`pack_unorm`].
 
 pub mod blur;
+pub mod composite;
 pub mod crossfade;
+pub mod easing;
+pub mod kenburns;
 pub mod resize;
+pub mod transition;
+pub mod yuv;
 
 use wgpu::util::DeviceExt;
 

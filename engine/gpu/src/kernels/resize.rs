@@ -7,11 +7,13 @@ use crate::{Gpu, GpuError, GpuFrame};
 const SOURCE: &str = include_str!("resize.wgsl");
 
 /// How a source pixel grid becomes another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Filter {
     /// 2 x 2 taps: fast, slightly soft.
     Bilinear,
     /// 4 x 4 taps, Catmull-Rom (Keys a = -0.5): sharper; may ring a little at hard edges.
+    #[default]
     Bicubic,
 }
 

@@ -1,0 +1,161 @@
+//! The kernels as [`GpuFilter`]s for the streaming pipeline, and as a [`PictureBlender`]
+//! for transitions between clips.
+
+use std::sync::Arc;
+
+use ffmpeg_next::frame;
+use reelflow_media::{PictureBlender, RgbaFrame};
+use reelflow_timeline::TransitionKind;
+
+use crate::kernels::composite::{self, Placement};
+use crate::kernels::easing::Easing;
+use crate::kernels::kenburns::{self, KenBurns};
+use crate::kernels::resize::{self, Filter, Fit};
+use crate::kernels::transition::{self, Transition};
+use crate::kernels::yuv::{self, GpuYuv, YuvFormat, YuvPlanes};
+use crate::stream::{GpuFilter, color_of};
+use crate::{Gpu, GpuError, GpuFrame};
+
+/// Scales to a fixed size: stretched, fitted inside with a pad colour, or filling it.
+pub struct ResizeFilter {
+    pub size: (u32, u32),
+    pub fit: Fit,
+    pub filter: Filter,
+}
+
+impl GpuFilter for ResizeFilter {
+    fn output_size(&self, _input: (u32, u32)) -> Result<(u32, u32), GpuError> {
+        Ok(self.size)
+    }
+
+    fn apply(&mut self, gpu: &Gpu, src: &GpuFrame, _: f64, _: u64, out: &GpuFrame) -> Result<(), GpuError> {
+        resize::resize(gpu, src, out, self.fit, self.filter)
+    }
+}
+
+/// A zoom-pan over the picture, from the move's start at time 0 to its end at `duration`.
+pub struct KenBurnsFilter {
+    pub motion: KenBurns,
+    pub duration: f64,
+    pub size: (u32, u32),
+    pub filter: Filter,
+}
+
+impl GpuFilter for KenBurnsFilter {
+    fn output_size(&self, _input: (u32, u32)) -> Result<(u32, u32), GpuError> {
+        Ok(self.size)
+    }
+
+    fn apply(&mut self, gpu: &Gpu, src: &GpuFrame, time: f64, _: u64, out: &GpuFrame) -> Result<(), GpuError> {
+        let t = if self.duration > 0.0 { (time / self.duration) as f32 } else { 0.0 };
+        kenburns::kenburns(gpu, src, &self.motion, t, self.filter, out)
+    }
+}
+
+/// An image (a logo, a watermark, a picture-in-picture still) laid over the picture while
+/// `from <= time < to`.
+pub struct OverlayFilter {
+    image: RgbaFrame,
+    uploaded: Option<GpuFrame>,
+    placement: Placement,
+    from: f64,
+    to: f64,
+}
+
+impl OverlayFilter {
+    pub fn new(image: RgbaFrame, placement: Placement, from: f64, to: f64) -> Result<OverlayFilter, GpuError> {
+        placement.validate()?;
+        Ok(OverlayFilter { image, uploaded: None, placement, from, to })
+    }
+}
+
+impl GpuFilter for OverlayFilter {
+    fn apply(&mut self, gpu: &Gpu, src: &GpuFrame, time: f64, _: u64, out: &GpuFrame) -> Result<(), GpuError> {
+        if !(self.from..self.to).contains(&time) {
+            return out.copy_from(gpu, src);
+        }
+        let top = match &self.uploaded {
+            Some(top) => top,
+            None => self.uploaded.insert(GpuFrame::upload(gpu, &self.image.data, self.image.width, self.image.height)?),
+        };
+        composite::composite(gpu, src, top, &self.placement, out)
+    }
+}
+
+/// Blends a timeline's transitions with a GPU transition kernel: the two YUV pictures are
+/// converted to RGBA on the GPU, blended, and converted back.
+pub struct GpuBlender {
+    gpu: Arc<Gpu>,
+    transition: Transition,
+    easing: Easing,
+    buffers: Option<BlendBuffers>,
+}
+
+struct BlendBuffers {
+    planes: [GpuYuv; 2],
+    frames: [GpuFrame; 3],
+}
+
+impl GpuBlender {
+    /// Every transition is drawn as `transition`, whatever kind the timeline names.
+    pub fn new(gpu: Arc<Gpu>, transition: Transition, easing: Easing) -> Result<GpuBlender, GpuError> {
+        transition.validate()?;
+        Ok(GpuBlender { gpu, transition, easing, buffers: None })
+    }
+
+    fn run(&mut self, out: &mut frame::Video, incoming: &frame::Video, progress: f64) -> Result<(), GpuError> {
+        let (w, h) = (out.width(), out.height());
+        if (incoming.width(), incoming.height()) != (w, h) {
+            return Err(GpuError::Invalid("the two pictures of a transition differ in size".into()));
+        }
+        let gpu = &self.gpu;
+        if self.buffers.as_ref().is_none_or(|b| (b.frames[0].width(), b.frames[0].height()) != (w, h)) {
+            let yuv = || GpuYuv::new(gpu, YuvFormat::Yuv420p, w, h);
+            let rgba = || GpuFrame::new(gpu, w, h);
+            self.buffers = Some(BlendBuffers { planes: [yuv()?, yuv()?], frames: [rgba()?, rgba()?, rgba()?] });
+        }
+        let Some(buffers) = self.buffers.as_ref() else { unreachable!("allocated above") };
+        for (k, picture) in [&*out, incoming].into_iter().enumerate() {
+            let views: Vec<(&[u8], usize)> = (0..3).map(|i| (picture.data(i), picture.stride(i))).collect();
+            buffers.planes[k]
+                .write(gpu, &YuvPlanes { format: YuvFormat::Yuv420p, width: w, height: h, planes: &views })?;
+            yuv::to_rgba(gpu, &buffers.planes[k], color_of(picture), &buffers.frames[k])?;
+        }
+        let t = self.easing.apply(progress as f32);
+        let [a, b, blended] = &buffers.frames;
+        transition::transition(gpu, a, b, &self.transition, t, blended)?;
+        let color = color_of(out);
+        yuv::from_rgba(gpu, blended, color, &buffers.planes[0])?;
+        let planes = buffers.planes[0].download(gpu)?;
+        for plane in 0..3 {
+            let (row, rows) = (out.plane_width(plane) as usize, out.plane_height(plane) as usize);
+            let stride = out.stride(plane);
+            let data = out.data_mut(plane);
+            for r in 0..rows {
+                data[r * stride..r * stride + row].copy_from_slice(planes.row(plane, r, row));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PictureBlender for GpuBlender {
+    fn blend(
+        &mut self,
+        out: &mut frame::Video,
+        incoming: &frame::Video,
+        progress: f64,
+        _kind: TransitionKind,
+    ) -> Result<(), String> {
+        self.run(out, incoming, progress).map_err(|e| e.to_string())
+    }
+}
+
+/// The timeline kind whose sound matches a GPU transition: a fade through black dips the
+/// sound through silence too; every other kind crossfades it.
+pub fn sound_kind(transition: &Transition) -> TransitionKind {
+    match transition {
+        Transition::FadeThroughBlack => TransitionKind::DipToBlack,
+        _ => TransitionKind::CrossDissolve,
+    }
+}
