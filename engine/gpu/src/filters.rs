@@ -7,14 +7,129 @@ use ffmpeg_next::frame;
 use reelflow_media::{PictureBlender, RgbaFrame};
 use reelflow_timeline::TransitionKind;
 
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::kernels::adjust::{self, Adjust};
+use crate::kernels::blur;
 use crate::kernels::composite::{self, Placement};
 use crate::kernels::easing::Easing;
+use crate::kernels::grain::{self, Grain};
 use crate::kernels::kenburns::{self, KenBurns};
+use crate::kernels::lut::{self, CubeLut, GpuLut};
 use crate::kernels::resize::{self, Filter, Fit};
+use crate::kernels::sharpen::{self, Sharpen};
 use crate::kernels::transition::{self, Transition};
+use crate::kernels::vignette::{self, Vignette};
 use crate::kernels::yuv::{self, GpuYuv, YuvFormat, YuvPlanes};
 use crate::stream::{GpuFilter, color_of};
 use crate::{Gpu, GpuError, GpuFrame};
+
+/// One picture effect of `gpu.effect`, by `kind`.
+#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Effect {
+    /// Gaussian blur: `{kind: blur, sigma: 4}` (sigma in pixels, up to 40).
+    Blur {
+        /// Standard deviation in pixels, above 0 and up to 40.
+        sigma: f32,
+    },
+    /// Unsharp mask: `{kind: sharpen, amount: 0.6, sigma: 1}`.
+    Sharpen(Sharpen),
+    /// Brightness, contrast, saturation, gamma: `{kind: adjust, contrast: 1.1}`.
+    Adjust(Adjust),
+    /// The 3D LUT given on the op's `lut` input (a .cube file), mixed by `strength`.
+    Lut {
+        /// 0 to 1 (1: the LUT's full grade).
+        #[serde(default = "full")]
+        strength: f32,
+    },
+    /// Darkened corners: `{kind: vignette, strength: 0.5}`.
+    Vignette(Vignette),
+    /// Film grain that changes every frame: `{kind: grain, strength: 0.3}`.
+    Grain(Grain),
+}
+
+fn full() -> f32 {
+    1.0
+}
+
+impl Effect {
+    /// Checks the settings before any frame is decoded.
+    pub fn validate(&self) -> Result<(), GpuError> {
+        match self {
+            Effect::Blur { sigma } => blur::weights(*sigma).map(|_| ()),
+            Effect::Sharpen(p) => p.validate(),
+            Effect::Adjust(p) => p.validate(),
+            Effect::Lut { strength } if (0.0..=1.0).contains(strength) => Ok(()),
+            Effect::Lut { strength } => Err(GpuError::Invalid(format!("LUT strength {strength} must lie in 0..=1"))),
+            Effect::Vignette(p) => p.validate(),
+            Effect::Grain(p) => p.validate(),
+        }
+    }
+
+    /// The effect as a pipeline filter; `lut` is the table a `lut` effect applies.
+    pub fn into_filter(self, lut: Option<&CubeLut>) -> Result<Box<dyn GpuFilter>, GpuError> {
+        self.validate()?;
+        Ok(match self {
+            Effect::Blur { sigma } => {
+                Box::new(EffectFilter(move |gpu: &Gpu, src: &GpuFrame, _: f64, _: u64, out: &GpuFrame| {
+                    blur::gaussian_blur(gpu, src, sigma, out)
+                }))
+            }
+            Effect::Sharpen(params) => {
+                let mut scratch: Option<GpuFrame> = None;
+                Box::new(EffectFilter(move |gpu: &Gpu, src: &GpuFrame, _: f64, _: u64, out: &GpuFrame| {
+                    let scratch = match &scratch {
+                        Some(s) if (s.width(), s.height()) == (src.width(), src.height()) => s,
+                        _ => scratch.insert(GpuFrame::new(gpu, src.width(), src.height())?),
+                    };
+                    sharpen::sharpen(gpu, src, &params, scratch, out)
+                }))
+            }
+            Effect::Adjust(params) => {
+                Box::new(EffectFilter(move |gpu: &Gpu, src: &GpuFrame, _: f64, _: u64, out: &GpuFrame| {
+                    adjust::adjust(gpu, src, &params, out)
+                }))
+            }
+            Effect::Lut { strength } => {
+                let table = lut
+                    .cloned()
+                    .ok_or_else(|| GpuError::Invalid("a `lut` effect needs a .cube file on the `lut` input".into()))?;
+                let mut uploaded: Option<GpuLut> = None;
+                Box::new(EffectFilter(move |gpu: &Gpu, src: &GpuFrame, _: f64, _: u64, out: &GpuFrame| {
+                    let on_gpu = match &uploaded {
+                        Some(l) => l,
+                        None => uploaded.insert(GpuLut::new(gpu, &table)?),
+                    };
+                    lut::apply_lut(gpu, src, on_gpu, strength, out)
+                }))
+            }
+            Effect::Vignette(params) => {
+                Box::new(EffectFilter(move |gpu: &Gpu, src: &GpuFrame, _: f64, _: u64, out: &GpuFrame| {
+                    vignette::vignette(gpu, src, &params, out)
+                }))
+            }
+            Effect::Grain(params) => {
+                Box::new(EffectFilter(move |gpu: &Gpu, src: &GpuFrame, _: f64, index: u64, out: &GpuFrame| {
+                    grain::grain(gpu, src, &params, index, out)
+                }))
+            }
+        })
+    }
+}
+
+/// A size-keeping filter made of one closure.
+struct EffectFilter<F>(F);
+
+impl<F> GpuFilter for EffectFilter<F>
+where
+    F: FnMut(&Gpu, &GpuFrame, f64, u64, &GpuFrame) -> Result<(), GpuError> + Send,
+{
+    fn apply(&mut self, gpu: &Gpu, src: &GpuFrame, time: f64, index: u64, out: &GpuFrame) -> Result<(), GpuError> {
+        (self.0)(gpu, src, time, index, out)
+    }
+}
 
 /// Scales to a fixed size: stretched, fitted inside with a pad colour, or filling it.
 pub struct ResizeFilter {

@@ -16,10 +16,11 @@ use reelflow_timeline::{Clip, MediaRef, RationalTime, Timeline, Track, TrackItem
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::filters::{GpuBlender, KenBurnsFilter, OverlayFilter, ResizeFilter, sound_kind};
+use crate::filters::{Effect, GpuBlender, KenBurnsFilter, OverlayFilter, ResizeFilter, sound_kind};
 use crate::kernels::composite::Placement;
 use crate::kernels::easing::Easing;
 use crate::kernels::kenburns::KenBurns;
+use crate::kernels::lut::CubeLut;
 use crate::kernels::resize::{Filter, Fit};
 use crate::kernels::transition::Transition;
 use crate::stream::{GpuFilter, filter_video_on_gpu};
@@ -30,7 +31,8 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(TransitionOp::new()))?;
     reg.register(Arc::new(ResizeOp::new()))?;
     reg.register(Arc::new(KenBurnsOp::new()))?;
-    reg.register(Arc::new(CompositeOp::new()))
+    reg.register(Arc::new(CompositeOp::new()))?;
+    reg.register(Arc::new(EffectOp::new()))
 }
 
 /// The process's GPU, as a node error when there is none.
@@ -532,6 +534,75 @@ impl Node for CompositeOp {
         let overlay = OverlayFilter::new(image, params.placement, params.from, params.to.unwrap_or(f64::INFINITY))
             .map_err(invalid)?;
         run_filters(ctx, &inputs, &params.name, &params.encoding, "compositing", vec![Box::new(overlay)]).await
+    }
+}
+
+/// `gpu.effect`: a chain of picture effects.
+struct EffectOp {
+    spec: NodeSpec,
+}
+
+/// Effects in one chain, at most (each is a pass over every frame).
+const MAX_EFFECTS: usize = 16;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct EffectParams {
+    /// The effects, applied in order: `[{kind: adjust, contrast: 1.1}, {kind: vignette}]`.
+    /// Kinds: blur, sharpen, adjust, lut, vignette, grain.
+    effects: Vec<Effect>,
+    /// Encoder settings: `{preset, crf}`.
+    #[serde(default)]
+    encoding: Encoding,
+    /// Output file name.
+    #[serde(default = "default_effect_name")]
+    name: String,
+}
+
+fn default_effect_name() -> String {
+    "effect.mp4".into()
+}
+
+impl EffectOp {
+    fn new() -> Self {
+        EffectOp {
+            spec: NodeSpec::new(
+                "gpu.effect",
+                1,
+                "Runs a video through a chain of GPU picture effects: Gaussian blur, sharpen (unsharp mask), \
+                 brightness/contrast/saturation/gamma, a 3D LUT from a .cube file, vignette, film grain.",
+            )
+            .input("video", ValueType::File(FileKind::Video), "The video.")
+            .optional_input("lut", ValueType::Any, "A .cube 3D LUT, for a `lut` effect.")
+            .output("video", ValueType::File(FileKind::Video), "The graded video.")
+            .params::<EffectParams>()
+            .resource(ResourceClass::Gpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for EffectOp {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: EffectParams = inputs.params()?;
+        if params.effects.is_empty() || params.effects.len() > MAX_EFFECTS {
+            return Err(NodeError::Params(format!("give 1 to {MAX_EFFECTS} effects")));
+        }
+        let lut = match inputs.get("lut") {
+            Some(_) => Some(CubeLut::load(&media_path(&inputs, "lut")?).map_err(invalid)?),
+            None => None,
+        };
+        let filters = params
+            .effects
+            .iter()
+            .map(|effect| effect.clone().into_filter(lut.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        run_filters(ctx, &inputs, &params.name, &params.encoding, "applying effects", filters).await
     }
 }
 

@@ -313,6 +313,52 @@ outputs:
 }
 
 #[tokio::test]
+async fn a_chain_of_effects_with_a_cube_lut_grades_a_video() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    still_clip(&clip, &gradient(160, 96, 0), 0.6);
+    let base = decode_all(&clip).remove(0);
+    // A 5-point LUT that swaps red and blue.
+    let mut cube = String::from("TITLE \"swap\"\nLUT_3D_SIZE 5\n");
+    for b in 0..5 {
+        for g in 0..5 {
+            for r in 0..5 {
+                cube.push_str(&format!("{} {} {}\n", b as f32 / 4.0, g as f32 / 4.0, r as f32 / 4.0));
+            }
+        }
+    }
+    let lut = dir.path().join("swap.cube");
+    std::fs::write(&lut, cube).expect("write");
+    let yaml = "reelflow: 1
+inputs:
+  clip: {type: video}
+  lut: {type: file}
+nodes:
+  grade:
+    op: gpu.effect
+    inputs: {video: inputs.clip, lut: inputs.lut}
+    params:
+      effects: [{kind: lut}, {kind: vignette, strength: 0.9, radius: 0.4, softness: 0.5}]
+      encoding: {preset: ultrafast, crf: 0}
+outputs:
+  video: grade.video
+";
+    let (out, _) = run(yaml, &[("clip", &clip), ("lut", &lut)], &dir.path().join("w")).await;
+    let frames = decode_all(&out);
+    assert_eq!(frames.len(), 15);
+    let px = |f: &RgbaFrame, x: u32, y: u32| {
+        let i = ((y * f.width + x) * 4) as usize;
+        [f.data[i], f.data[i + 1], f.data[i + 2]]
+    };
+    let (centre, original) = (px(&frames[7], 80, 48), px(&base, 80, 48));
+    for (got, want) in [(centre[0], original[2]), (centre[1], original[1]), (centre[2], original[0])] {
+        assert!(got.abs_diff(want) <= 6, "the centre is the LUT's swap: {centre:?} from {original:?}");
+    }
+    let luma = |p: [u8; 3]| u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2]);
+    assert!(luma(px(&frames[7], 2, 2)) * 2 < luma(px(&base, 2, 2)), "the corner is darkened by the vignette");
+}
+
+#[tokio::test]
 async fn bad_gpu_params_fail_the_node_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
@@ -346,4 +392,25 @@ outputs:
     let yaml = yaml.replace("params: {duration: 3.0}", "params: {transition: {kind: spin}}");
     let plan = load_workflow(SourceFile::new("bad.yaml", &yaml), &registry, &NoExpressions);
     assert!(plan.is_err(), "an unknown kind is caught at load");
+    // A `lut` effect without a LUT file fails the node, saying what is missing.
+    let yaml = "reelflow: 1
+inputs:
+  a: {type: video}
+nodes:
+  grade:
+    op: gpu.effect
+    inputs: {video: inputs.a}
+    params: {effects: [{kind: lut}]}
+outputs:
+  video: grade.video
+";
+    let plan = Arc::new(load_workflow(SourceFile::new("lut.yaml", yaml), &registry, &NoExpressions).expect("valid"));
+    let mut given = indexmap::IndexMap::new();
+    given.insert("a".to_owned(), Value::String(a.to_string_lossy().into_owned()));
+    let mut request = RunRequest::new("lut", dir.path().join("work-lut"));
+    request.inputs = plan.bind_inputs(given, dir.path()).expect("inputs");
+    let report = Executor::new(Default::default(), None).run(plan, request).await;
+    assert_eq!(report.status, RunStatus::Failed);
+    let (_, chain) = report.first_error().expect("an error");
+    assert!(chain.join(" ").contains(".cube file"), "{chain:?}");
 }

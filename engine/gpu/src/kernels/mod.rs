@@ -4,13 +4,18 @@
 //! `u32`s, unpacked with `unpack4x8unorm` and packed with `pack4x8unorm`, which rounds
 //! `v * 255` half up; the references do the same with [`pack_unorm`].
 
+pub mod adjust;
 pub mod blur;
 pub mod composite;
 pub mod crossfade;
 pub mod easing;
+pub mod grain;
 pub mod kenburns;
+pub mod lut;
 pub mod resize;
+pub mod sharpen;
 pub mod transition;
+pub mod vignette;
 pub mod yuv;
 
 use wgpu::util::DeviceExt;
