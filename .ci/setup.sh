@@ -9,10 +9,11 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 # Debian packages: the FFmpeg 5.1 libraries and clang (bindgen) for reelflow-media; the
 # ffmpeg CLI as the reference in benchmarks; xmllint to check FCPXML against Apple's DTDs;
 # the Vulkan loader and Mesa's software Vulkan (lavapipe), so the GPU kernels run (and are
-# tested) on machines without a GPU.
+# tested) on machines without a GPU; DejaVu and Noto CJK fonts for GPU text (titles, burned-in
+# subtitles in Latin and CJK scripts).
 APT_PACKAGES=(pkg-config ca-certificates clang libclang-dev
   libavcodec-dev libavformat-dev libavfilter-dev libavdevice-dev libavutil-dev libswscale-dev libswresample-dev
-  ffmpeg libxml2-utils libvulkan1 mesa-vulkan-drivers)
+  ffmpeg libxml2-utils libvulkan1 mesa-vulkan-drivers fonts-dejavu-core fonts-noto-cjk)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -14,6 +14,7 @@ pub mod kenburns;
 pub mod lut;
 pub mod resize;
 pub mod sharpen;
+pub mod text;
 pub mod transition;
 pub mod vignette;
 pub mod yuv;
