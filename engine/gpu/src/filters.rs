@@ -19,6 +19,7 @@ use crate::kernels::kenburns::{self, KenBurns};
 use crate::kernels::lut::{self, CubeLut, GpuLut};
 use crate::kernels::resize::{self, Filter, Fit};
 use crate::kernels::sharpen::{self, Sharpen};
+use crate::kernels::text::{self, Anchor, GpuText, PreparedText, TextRenderer, TextStyle};
 use crate::kernels::transition::{self, Transition};
 use crate::kernels::vignette::{self, Vignette};
 use crate::kernels::yuv::{self, GpuYuv, YuvFormat, YuvPlanes};
@@ -194,6 +195,132 @@ impl GpuFilter for OverlayFilter {
             None => self.uploaded.insert(GpuFrame::upload(gpu, &self.image.data, self.image.width, self.image.height)?),
         };
         composite::composite(gpu, src, top, &self.placement, out)
+    }
+}
+
+/// Where and when text shows.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TextPlacement {
+    pub anchor: Anchor,
+    /// Pixels in from the edges the text is anchored to.
+    pub margin: u32,
+    /// Seconds the text shows from and until.
+    pub from: f64,
+    pub to: f64,
+    /// Seconds of fade in and out.
+    pub fade: f64,
+    pub opacity: f32,
+}
+
+impl TextPlacement {
+    /// The opacity at `time`: 0 outside `from..to`, ramping over `fade` at both ends.
+    fn opacity_at(&self, time: f64) -> f32 {
+        if !(self.from..self.to).contains(&time) {
+            return 0.0;
+        }
+        let ramp = if self.fade > 0.0 { ((time - self.from).min(self.to - time) / self.fade).min(1.0) } else { 1.0 };
+        self.opacity * ramp.max(0.0) as f32
+    }
+}
+
+/// A fixed text (a title, a caption) drawn over the picture.
+pub struct TextFilter {
+    prepared: PreparedText,
+    uploaded: Option<GpuText>,
+    placement: TextPlacement,
+}
+
+impl TextFilter {
+    pub fn new(prepared: PreparedText, placement: TextPlacement) -> TextFilter {
+        TextFilter { prepared, uploaded: None, placement }
+    }
+}
+
+impl GpuFilter for TextFilter {
+    fn apply(&mut self, gpu: &Gpu, src: &GpuFrame, time: f64, _: u64, out: &GpuFrame) -> Result<(), GpuError> {
+        let opacity = self.placement.opacity_at(time);
+        if opacity <= 0.0 {
+            return out.copy_from(gpu, src);
+        }
+        let uploaded = match &self.uploaded {
+            Some(t) => t,
+            None => self.uploaded.insert(GpuText::new(gpu, &self.prepared)?),
+        };
+        let block = (self.prepared.width, self.prepared.height);
+        let at = text::place(block, (src.width(), src.height()), self.placement.anchor, self.placement.margin);
+        text::draw_text(gpu, src, uploaded, at, opacity, out)
+    }
+}
+
+/// One subtitle: shown from `start` until `end` seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Caption {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+}
+
+/// Burned-in subtitles: each frame shows the captions active at its time (overlapping
+/// ones stacked in order); a caption is laid out and uploaded once, when it first shows.
+pub struct SubtitlesFilter {
+    captions: Vec<Caption>,
+    renderer: TextRenderer,
+    style: TextStyle,
+    anchor: Anchor,
+    margin: u32,
+    /// The captions on screen and their uploaded block.
+    showing: Option<(Vec<usize>, GpuText)>,
+}
+
+impl SubtitlesFilter {
+    /// Checks every caption's characters against the fonts first, so a missing glyph fails
+    /// before any frame is decoded.
+    pub fn new(
+        captions: Vec<Caption>,
+        renderer: TextRenderer,
+        style: TextStyle,
+        anchor: Anchor,
+        margin: u32,
+    ) -> Result<SubtitlesFilter, GpuError> {
+        style.validate()?;
+        let all: String = captions.iter().map(|c| c.text.as_str()).collect();
+        let missing = renderer.fonts().missing_chars(&all);
+        if !missing.is_empty() {
+            let shown: String = missing.iter().take(12).collect();
+            return Err(GpuError::Invalid(format!(
+                "the subtitles use {} characters no font has ({shown:?}); add a font that covers them",
+                missing.len()
+            )));
+        }
+        Ok(SubtitlesFilter { captions, renderer, style, anchor, margin, showing: None })
+    }
+}
+
+impl GpuFilter for SubtitlesFilter {
+    fn apply(&mut self, gpu: &Gpu, src: &GpuFrame, time: f64, _: u64, out: &GpuFrame) -> Result<(), GpuError> {
+        let active: Vec<usize> = self
+            .captions
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.start <= time && time < c.end && !c.text.trim().is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        if active.is_empty() {
+            return out.copy_from(gpu, src);
+        }
+        if self.showing.as_ref().is_none_or(|(shown, _)| *shown != active) {
+            let joined: Vec<&str> = active.iter().map(|&i| self.captions[i].text.as_str()).collect();
+            let mut style = self.style.clone();
+            // Long lines wrap inside the picture unless the style says otherwise.
+            let limit = (src.width() as f32 * 0.9).max(style.size);
+            style.max_width = Some(style.max_width.unwrap_or(limit).min(limit));
+            let prepared = self.renderer.prepare(&joined.join("\n"), &style)?;
+            self.showing = Some((active, GpuText::new(gpu, &prepared)?));
+        }
+        let Some((_, block)) = &self.showing else { return out.copy_from(gpu, src) };
+        let size = (block.prepared().width, block.prepared().height);
+        let at = text::place(size, (src.width(), src.height()), self.anchor, self.margin);
+        text::draw_text(gpu, src, block, at, 1.0, out)
     }
 }
 

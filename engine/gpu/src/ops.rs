@@ -16,12 +16,16 @@ use reelflow_timeline::{Clip, MediaRef, RationalTime, Timeline, Track, TrackItem
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::filters::{Effect, GpuBlender, KenBurnsFilter, OverlayFilter, ResizeFilter, sound_kind};
+use crate::filters::{
+    Caption, Effect, GpuBlender, KenBurnsFilter, OverlayFilter, ResizeFilter, SubtitlesFilter, TextFilter,
+    TextPlacement, sound_kind,
+};
 use crate::kernels::composite::Placement;
 use crate::kernels::easing::Easing;
 use crate::kernels::kenburns::KenBurns;
 use crate::kernels::lut::CubeLut;
 use crate::kernels::resize::{Filter, Fit};
+use crate::kernels::text::{Anchor, FontSet, TextRenderer, TextStyle};
 use crate::kernels::transition::Transition;
 use crate::stream::{GpuFilter, filter_video_on_gpu};
 use crate::{Gpu, GpuError};
@@ -32,7 +36,9 @@ pub fn register(reg: &mut Registry) -> reelflow_core::Result<()> {
     reg.register(Arc::new(ResizeOp::new()))?;
     reg.register(Arc::new(KenBurnsOp::new()))?;
     reg.register(Arc::new(CompositeOp::new()))?;
-    reg.register(Arc::new(EffectOp::new()))
+    reg.register(Arc::new(EffectOp::new()))?;
+    reg.register(Arc::new(TextOp::new()))?;
+    reg.register(Arc::new(SubtitlesOp::new()))
 }
 
 /// The process's GPU, as a node error when there is none.
@@ -603,6 +609,204 @@ impl Node for EffectOp {
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         run_filters(ctx, &inputs, &params.name, &params.encoding, "applying effects", filters).await
+    }
+}
+
+/// The fonts an op names, or the system's defaults. Only font files are read: a path that
+/// is not `.ttf`, `.otf` or `.ttc` (optionally `#face`) is refused.
+fn font_set(fonts: &[PathBuf]) -> Result<FontSet, NodeError> {
+    if fonts.is_empty() {
+        return FontSet::system_default().map_err(invalid);
+    }
+    for font in fonts {
+        let name = font.to_string_lossy().to_lowercase();
+        let file = name.rsplit_once('#').map_or(name.as_str(), |(file, _)| file);
+        if ![".ttf", ".otf", ".ttc"].iter().any(|ext| file.ends_with(ext)) {
+            return Err(NodeError::Params(format!("{} is not a font file (.ttf, .otf or .ttc)", font.display())));
+        }
+    }
+    FontSet::load(fonts).map_err(invalid)
+}
+
+/// `gpu.text`: a title or caption over a video.
+struct TextOp {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TextParams {
+    /// The text; `\n` breaks lines.
+    text: String,
+    /// Size, colour, outline, shadow, alignment, line spacing, wrapping width.
+    #[serde(default)]
+    style: TextStyle,
+    /// Where the text goes (default bottom_center).
+    #[serde(default)]
+    anchor: Anchor,
+    /// Pixels in from the edges it is anchored to.
+    #[serde(default = "default_margin")]
+    margin: u32,
+    /// Seconds from which the text shows.
+    #[serde(default)]
+    from: f64,
+    /// Seconds until which the text shows (default: the end).
+    to: Option<f64>,
+    /// Seconds of fade in and out.
+    #[serde(default)]
+    fade: f64,
+    /// 0 to 1.
+    #[serde(default = "one")]
+    opacity: f32,
+    /// Font files, the first preferred, the others as fallbacks for characters it lacks
+    /// (default: DejaVu Sans, then Noto Sans CJK).
+    #[serde(default)]
+    fonts: Vec<PathBuf>,
+    /// Encoder settings: `{preset, crf}`.
+    #[serde(default)]
+    encoding: Encoding,
+    /// Output file name.
+    #[serde(default = "default_text_name")]
+    name: String,
+}
+
+fn default_margin() -> u32 {
+    48
+}
+fn one() -> f32 {
+    1.0
+}
+fn default_text_name() -> String {
+    "text.mp4".into()
+}
+
+impl TextOp {
+    fn new() -> Self {
+        TextOp {
+            spec: NodeSpec::new(
+                "gpu.text",
+                1,
+                "Draws a title or caption over a video on the GPU: any script the fonts cover (CJK through Noto Sans \
+                 CJK), with outline, shadow, wrapping, an anchor, a time range and a fade.",
+            )
+            .input("video", ValueType::File(FileKind::Video), "The video.")
+            .output("video", ValueType::File(FileKind::Video), "The video with the text.")
+            .params::<TextParams>()
+            .resource(ResourceClass::Gpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for TextOp {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: TextParams = inputs.params()?;
+        if !(0.0..=1.0).contains(&params.opacity) || !(params.fade >= 0.0 && params.from >= 0.0) {
+            return Err(NodeError::Params("`opacity` must lie in 0..=1, `fade` and `from` be ≥ 0".into()));
+        }
+        let mut renderer = TextRenderer::new(font_set(&params.fonts)?);
+        let prepared = renderer.prepare(&params.text, &params.style).map_err(invalid)?;
+        let placement = TextPlacement {
+            anchor: params.anchor,
+            margin: params.margin,
+            from: params.from,
+            to: params.to.unwrap_or(f64::INFINITY),
+            fade: params.fade,
+            opacity: params.opacity,
+        };
+        let filter = TextFilter::new(prepared, placement);
+        run_filters(ctx, &inputs, &params.name, &params.encoding, "drawing text", vec![Box::new(filter)]).await
+    }
+}
+
+/// `gpu.subtitles`: subtitles burned into a video.
+struct SubtitlesOp {
+    spec: NodeSpec,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SubtitlesParams {
+    /// Size, colour, outline, shadow, alignment, line spacing; lines wrap at 90 % of the
+    /// picture's width unless `max_width` is smaller.
+    #[serde(default = "subtitle_style")]
+    style: TextStyle,
+    #[serde(default)]
+    anchor: Anchor,
+    /// Pixels in from the edges the subtitles are anchored to.
+    #[serde(default = "default_margin")]
+    margin: u32,
+    /// Font files, the first preferred (default: DejaVu Sans, then Noto Sans CJK).
+    #[serde(default)]
+    fonts: Vec<PathBuf>,
+    /// Encoder settings: `{preset, crf}`.
+    #[serde(default)]
+    encoding: Encoding,
+    /// Output file name.
+    #[serde(default = "default_subtitled_name")]
+    name: String,
+}
+
+fn subtitle_style() -> TextStyle {
+    TextStyle {
+        size: 42.0,
+        shadow: Some(crate::kernels::text::Shadow { dx: 2, dy: 2, color: [0, 0, 0, 140] }),
+        ..TextStyle::default()
+    }
+}
+fn default_subtitled_name() -> String {
+    "subtitled.mp4".into()
+}
+
+impl SubtitlesOp {
+    fn new() -> Self {
+        SubtitlesOp {
+            spec: NodeSpec::new(
+                "gpu.subtitles",
+                1,
+                "Burns subtitles (SRT, ASS/SSA or WebVTT, any encoding) into a video on the GPU, each cue shown over \
+                 its time with outline and shadow; CJK works through the fallback fonts.",
+            )
+            .input("video", ValueType::File(FileKind::Video), "The video.")
+            .input("subtitles", ValueType::Any, "A subtitle file (.srt, .ass, .vtt).")
+            .output("video", ValueType::File(FileKind::Video), "The subtitled video.")
+            .params::<SubtitlesParams>()
+            .resource(ResourceClass::Gpu),
+        }
+    }
+}
+
+#[async_trait]
+impl Node for SubtitlesOp {
+    fn spec(&self) -> &NodeSpec {
+        &self.spec
+    }
+
+    async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
+        let params: SubtitlesParams = inputs.params()?;
+        let path = media_path(&inputs, "subtitles")?;
+        let bytes = std::fs::read(&path).map_err(|e| NodeError::failed(format!("{}: {e}", path.display())))?;
+        let subtitles =
+            reelflow_subtitles::parse(&bytes, None, reelflow_subtitles::ParseOptions::default()).map_err(|e| {
+                NodeError::of_kind(reelflow_core::ErrorKind::UnsupportedFormat, format!("{}: {e}", path.display()))
+            })?;
+        let captions = subtitles
+            .cues
+            .iter()
+            .map(|cue| Caption {
+                start: cue.start_ms as f64 / 1000.0,
+                end: cue.end_ms as f64 / 1000.0,
+                text: cue.text.clone(),
+            })
+            .collect();
+        let renderer = TextRenderer::new(font_set(&params.fonts)?);
+        let filter =
+            SubtitlesFilter::new(captions, renderer, params.style, params.anchor, params.margin).map_err(invalid)?;
+        run_filters(ctx, &inputs, &params.name, &params.encoding, "burning in subtitles", vec![Box::new(filter)]).await
     }
 }
 

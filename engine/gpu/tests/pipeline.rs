@@ -359,6 +359,77 @@ outputs:
 }
 
 #[tokio::test]
+async fn titles_and_cjk_subtitles_are_burned_in_over_their_times() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    let grey = RgbaFrame { width: 320, height: 180, data: [90, 90, 90, 255].repeat(320 * 180) };
+    still_clip(&clip, &grey, 2.0);
+    let base = decode_all(&clip).remove(0);
+    // Rows of the picture that changed, as (first, last).
+    let rows_changed = |f: &RgbaFrame| {
+        let rows: Vec<u32> = (0..f.height)
+            .filter(|&y| {
+                (0..f.width).any(|x| {
+                    let i = ((y * f.width + x) * 4) as usize;
+                    (0..3).any(|c| f.data[i + c].abs_diff(base.data[i + c]) > 12)
+                })
+            })
+            .collect();
+        rows.first().zip(rows.last()).map(|(a, b)| (*a, *b))
+    };
+
+    let srt = "1\n00:00:00,400 --> 00:00:01,000\n你好，世界\n\n2\n00:00:01,200 --> 00:00:01,800\n<i>Second</i> line\n";
+    let subtitles = dir.path().join("subs.srt");
+    std::fs::write(&subtitles, srt).expect("write");
+    let yaml = "reelflow: 1
+inputs:
+  clip: {type: video}
+  subs: {type: file}
+nodes:
+  burn:
+    op: gpu.subtitles
+    inputs: {video: inputs.clip, subtitles: inputs.subs}
+    params: {style: {size: 28}, margin: 12, encoding: {preset: ultrafast, crf: 0}}
+outputs:
+  video: burn.video
+";
+    let (out, _) = run(yaml, &[("clip", &clip), ("subs", &subtitles)], &dir.path().join("w1")).await;
+    let frames = decode_all(&out);
+    assert_eq!(frames.len(), 50);
+    // 25 fps: cue 1 covers frames 10..25, cue 2 frames 30..45.
+    for n in [0, 5, 27, 48] {
+        assert_eq!(rows_changed(&frames[n]), None, "frame {n} has no subtitle");
+    }
+    for n in [12, 20, 35] {
+        let (top, bottom) = rows_changed(&frames[n]).unwrap_or_else(|| panic!("frame {n} shows its subtitle"));
+        assert!(bottom >= 180 - 12 - 20 && top > 90, "frame {n}: subtitle rows {top}..{bottom} sit at the bottom");
+    }
+
+    let yaml = "reelflow: 1
+inputs:
+  clip: {type: video}
+nodes:
+  title:
+    op: gpu.text
+    inputs: {video: inputs.clip}
+    params:
+      text: \"Episode 3：背叛\"
+      anchor: top_center
+      margin: 10
+      to: 1.0
+      style: {size: 30, color: [255, 220, 0, 255], outline: {width: 2}}
+      encoding: {preset: ultrafast, crf: 0}
+outputs:
+  video: title.video
+";
+    let (out, _) = run(yaml, &[("clip", &clip)], &dir.path().join("w2")).await;
+    let frames = decode_all(&out);
+    let (top, bottom) = rows_changed(&frames[5]).expect("the title shows");
+    assert!(top >= 8 && bottom < 70, "title rows {top}..{bottom} sit at the top");
+    assert_eq!(rows_changed(&frames[40]), None, "the title ends at 1 s");
+}
+
+#[tokio::test]
 async fn bad_gpu_params_fail_the_node_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (a, b) = (dir.path().join("a.mp4"), dir.path().join("b.mp4"));
