@@ -705,7 +705,7 @@ impl Node for TextOp {
 
     async fn run(&self, ctx: &NodeCtx, inputs: NodeInputs) -> Result<Outputs, NodeError> {
         let params: TextParams = inputs.params()?;
-        if !(0.0..=1.0).contains(&params.opacity) || !(params.fade >= 0.0 && params.from >= 0.0) {
+        if !((0.0..=1.0).contains(&params.opacity) && params.fade >= 0.0 && params.from >= 0.0) {
             return Err(NodeError::Params("`opacity` must lie in 0..=1, `fade` and `from` be ≥ 0".into()));
         }
         let mut renderer = TextRenderer::new(font_set(&params.fonts)?);
