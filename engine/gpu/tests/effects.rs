@@ -119,6 +119,8 @@ fn cube_text(lut: &CubeLut) -> String {
 fn cube_files_parse_and_their_errors_name_the_line() {
     let lut = swap_red_blue(3);
     let parsed = CubeLut::parse(&cube_text(&lut)).unwrap();
+    let windows = format!("\u{feff}{}", cube_text(&lut).replace('\n', "\r\n"));
+    assert_eq!(CubeLut::parse(&windows).unwrap(), parsed, "a BOM and CRLF lines read the same");
     assert_eq!((parsed.size, parsed.title.as_deref(), parsed.table.len()), (3, Some("swap"), 27));
     assert!(parsed.table.iter().zip(&lut.table).all(|(a, b)| (0..3).all(|k| (a[k] - b[k]).abs() < 1e-5)));
     let error = |text: &str| match CubeLut::parse(text) {

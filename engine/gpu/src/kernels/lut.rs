@@ -67,6 +67,8 @@ impl CubeLut {
             }
             Ok(out)
         };
+        // Editors on Windows write a byte-order mark; `lines` already drops CR before LF.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         for (index, raw) in text.lines().enumerate() {
             let line = index + 1;
             let content = raw.split('#').next().unwrap_or("").trim();

@@ -61,7 +61,9 @@ pub(crate) struct Step<'a> {
 }
 
 /// Encodes `steps` in order into one command buffer and submits it; storage writes of one
-/// step are visible to the next (wgpu inserts the barriers between compute passes).
+/// step are visible to the next (wgpu inserts the barriers between compute passes). It does
+/// not wait: the queue runs submissions in order, so a chain of kernels runs back to back
+/// and only a download (which maps a buffer) waits for the GPU.
 pub(crate) fn dispatch(gpu: &Gpu, doing: &str, steps: &[Step<'_>]) -> Result<(), GpuError> {
     gpu.checked(doing, || {
         let mut encoder = gpu.device().create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(doing) });
@@ -86,8 +88,7 @@ pub(crate) fn dispatch(gpu: &Gpu, doing: &str, steps: &[Step<'_>]) -> Result<(),
             pass.dispatch_workgroups(step.width.div_ceil(WORKGROUP), step.height.div_ceil(WORKGROUP), 1);
         }
         gpu.queue().submit([encoder.finish()]);
-    })?;
-    gpu.wait(doing)
+    })
 }
 
 /// A uniform buffer holding `params`.

@@ -24,6 +24,9 @@ const SOURCE: &str = include_str!("text.wgsl");
 pub const DEFAULT_FONTS: [&str; 2] =
     ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"];
 
+/// Glyphs kept rasterised at most.
+const MAX_CACHED_GLYPHS: usize = 8192;
+
 /// The largest text block, per side, in pixels.
 const MAX_BLOCK: u32 = 8192;
 
@@ -375,6 +378,11 @@ impl TextRenderer {
         if let Some(glyph) = self.glyphs.get(&key) {
             return glyph.clone();
         }
+        // Subtitles of a long film in a CJK script can pass through thousands of distinct
+        // glyphs; past this many the cache starts over, so its memory stays bounded.
+        if self.glyphs.len() >= MAX_CACHED_GLYPHS {
+            self.glyphs.clear();
+        }
         let font = &self.fonts.fonts[font_index].1;
         let bitmap = match font.outline_glyph(id.with_scale_and_position(scale, ab_glyph::point(0.0, 0.0))) {
             Some(outlined) => {
@@ -503,6 +511,10 @@ struct Params {
     opacity: f32,
     has_outline: u32,
     has_shadow: u32,
+    origin_x: u32,
+    origin_y: u32,
+    region_width: u32,
+    region_height: u32,
     _pad: u32,
 }
 
@@ -527,8 +539,28 @@ fn params(text: &PreparedText, frame: (u32, u32), at: (i32, i32), opacity: f32) 
         opacity: opacity.clamp(0.0, 1.0),
         has_outline: u32::from(text.outline.is_some()),
         has_shadow: u32::from(text.shadow.is_some()),
+        origin_x: 0,
+        origin_y: 0,
+        region_width: 0,
+        region_height: 0,
         _pad: 0,
     }
+}
+
+/// The part of the frame the block and its shadow cover: (x, y, width, height), empty when
+/// they lie outside.
+fn region(text: &PreparedText, frame: (u32, u32), at: (i32, i32)) -> (u32, u32, u32, u32) {
+    let (dx, dy) = text.shadow.map_or((0, 0), |s| (s.dx, s.dy));
+    let (bw, bh) = (text.width as i64, text.height as i64);
+    let (x, y) = (i64::from(at.0), i64::from(at.1));
+    let x0 = x.min(x + i64::from(dx)).max(0);
+    let y0 = y.min(y + i64::from(dy)).max(0);
+    let x1 = (x + bw).max(x + i64::from(dx) + bw).min(i64::from(frame.0));
+    let y1 = (y + bh).max(y + i64::from(dy) + bh).min(i64::from(frame.1));
+    if x1 <= x0 || y1 <= y0 {
+        return (0, 0, 0, 0);
+    }
+    (x0 as u32, y0 as u32, (x1 - x0) as u32, (y1 - y0) as u32)
 }
 
 /// Draws `text` onto `src` into `out` (same size) with its block's top-left at `at` (it may
@@ -542,13 +574,26 @@ pub fn draw_text(
     out: &GpuFrame,
 ) -> Result<(), GpuError> {
     same_size(&[src, out])?;
+    out.copy_from(gpu, src)?;
+    let frame = (out.width, out.height);
+    let (x0, y0, width, height) = region(&text.text, frame, at);
+    if width == 0 {
+        return Ok(());
+    }
     let kernel = gpu.kernel("text", SOURCE, "main")?;
-    let uniforms = uniform(gpu, &params(&text.text, (out.width, out.height), at, opacity));
+    let params = Params {
+        origin_x: x0,
+        origin_y: y0,
+        region_width: width,
+        region_height: height,
+        ..params(&text.text, frame, at, opacity)
+    };
+    let uniforms = uniform(gpu, &params);
     let step = Step {
         kernel: &kernel,
         bindings: vec![(0, &src.buffer), (1, &text.mask), (2, &out.buffer), (3, &uniforms)],
-        width: out.width,
-        height: out.height,
+        width,
+        height,
     };
     dispatch(gpu, "drawing text", &[step])
 }

@@ -1,8 +1,9 @@
 // Draws a prepared text block onto a frame: a shadow (the text's shape, outline included,
 // offset by (dx, dy)), then the outline, then the fill, each laid over with Porter-Duff
 // "source over". The block's coverage lies in `mask`: fill coverage in the low byte,
-// outline coverage (the fill dilated by the outline width) in the next. Pixels the block
-// does not reach are copied unchanged.
+// outline coverage (the fill dilated by the outline width) in the next. Only the region
+// the block and its shadow cover is dispatched (`origin`, `region`): the rest of the frame
+// was copied beforehand, so a title costs its own pixels, not the frame's.
 
 struct Params {
     width: u32,
@@ -19,6 +20,10 @@ struct Params {
     opacity: f32,
     has_outline: u32,
     has_shadow: u32,
+    origin_x: u32,
+    origin_y: u32,
+    region_width: u32,
+    region_height: u32,
     _pad: u32,
 }
 
@@ -47,10 +52,11 @@ fn over(base: vec4<f32>, color: vec4<f32>, cover: f32) -> vec4<f32> {
 }
 
 @compute @workgroup_size(16, 16)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-    if id.x >= params.width || id.y >= params.height {
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    if gid.x >= params.region_width || gid.y >= params.region_height {
         return;
     }
+    let id = vec2<u32>(gid.x + params.origin_x, gid.y + params.origin_y);
     let i = id.y * params.width + id.x;
     let bx = i32(id.x) - params.x;
     let by = i32(id.y) - params.y;
