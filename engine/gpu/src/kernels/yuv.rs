@@ -308,14 +308,14 @@ pub fn from_rgba(gpu: &Gpu, src: &GpuFrame, color: ColorSpace, out: &GpuYuv) -> 
             src.width, src.height, out.format, out.width, out.height
         )));
     }
-    let luma = gpu.kernel("yuv.luma", SOURCE, "luma")?;
-    let chroma = gpu.kernel("yuv.chroma", SOURCE, "chroma")?;
+    let kernel = gpu.kernel("yuv.planar", SOURCE, "planar")?;
     let params = uniform(gpu, &params(&out.layout, out.width, out.height, color));
-    let bindings = vec![(0, &out.buffer), (1, &src.buffer), (2, &params)];
-    let steps = [
-        Step { kernel: &luma, bindings: bindings.clone(), width: out.layout.y_stride / 4, height: out.height },
-        Step { kernel: &chroma, bindings, width: out.layout.c_stride / 4, height: out.height.div_ceil(2) },
-    ];
+    let steps = [Step {
+        kernel: &kernel,
+        bindings: vec![(0, &out.buffer), (1, &src.buffer), (2, &params)],
+        width: out.layout.y_stride / 8,
+        height: out.height.div_ceil(2),
+    }];
     dispatch(gpu, "converting RGBA to YUV", &steps)
 }
 

@@ -4,8 +4,9 @@
 // `to_rgba`: 4:2:0 planes (three planes, or NV12's interleaved chroma when chroma_step is 2)
 // -> packed RGBA8, alpha 255. Chroma is sited as MPEG-2/H.264 do (left edge, vertically
 // between two luma rows) and upsampled bilinearly, edges clamped.
-// `luma` and `chroma`: packed RGBA8 -> planar 4:2:0, written one u32 (four samples) per
-// invocation; chroma is the average of each 2 x 2 block's R'G'B', converted.
+// `planar`: packed RGBA8 -> planar 4:2:0 in one pass: each invocation converts an 8 x 2
+// block, writing four luma words (two per row) and one word each of Cb and Cr; chroma is
+// the average of each 2 x 2 block's R'G'B', converted.
 //
 // The YUV bytes live in one array<u32>: a byte at offset o is (yuv[o / 4] >> (8 * (o % 4))).
 
@@ -88,40 +89,33 @@ fn quantize(v: f32) -> u32 {
     return u32(clamp(floor(v + 0.5), 0.0, 255.0));
 }
 
-// One invocation: four luma samples of one row (id.x counts words).
-@compute @workgroup_size(16, 16)
-fn luma(@builtin(global_invocation_id) id: vec3<u32>) {
-    let words = params.y_stride / 4u;
-    if id.x >= words || id.y >= params.height {
-        return;
-    }
-    var word = 0u;
-    for (var k = 0u; k < 4u; k++) {
-        let x = min(id.x * 4u + k, params.width - 1u);
-        let rgb = unpack4x8unorm(rgba[id.y * params.width + x]).xyz;
-        word |= quantize(params.y_base + params.y_scale * luma_of(rgb)) << (8u * k);
-    }
-    yuv[(params.y_offset + id.y * params.y_stride) / 4u + id.x] = word;
+fn rgb_at(x: u32, y: u32) -> vec3<f32> {
+    let cx = min(x, params.width - 1u);
+    let cy = min(y, params.height - 1u);
+    return unpack4x8unorm(rgba[cy * params.width + cx]).xyz;
 }
 
-// One invocation: four chroma samples (U and V) of one chroma row.
 @compute @workgroup_size(16, 16)
-fn chroma(@builtin(global_invocation_id) id: vec3<u32>) {
-    let words = params.c_stride / 4u;
+fn planar(@builtin(global_invocation_id) id: vec3<u32>) {
+    let groups = params.y_stride / 8u;
     let ch = (params.height + 1u) / 2u;
-    if id.x >= words || id.y >= ch {
+    if id.x >= groups || id.y >= ch {
         return;
     }
+    var luma_words = array<u32, 4>(0u, 0u, 0u, 0u);
     var u_word = 0u;
     var v_word = 0u;
     for (var k = 0u; k < 4u; k++) {
-        let cx = id.x * 4u + k;
         var sum = vec3<f32>(0.0);
         for (var dy = 0u; dy < 2u; dy++) {
             for (var dx = 0u; dx < 2u; dx++) {
-                let x = min(cx * 2u + dx, params.width - 1u);
-                let y = min(id.y * 2u + dy, params.height - 1u);
-                sum += unpack4x8unorm(rgba[y * params.width + x]).xyz;
+                let x = id.x * 8u + k * 2u + dx;
+                let rgb = rgb_at(x, id.y * 2u + dy);
+                sum += rgb;
+                // Luma word (row dy, word k / 2), byte (k * 2 + dx) % 4.
+                let byte = (k * 2u + dx) % 4u;
+                let w = dy * 2u + (k * 2u + dx) / 4u;
+                luma_words[w] |= quantize(params.y_base + params.y_scale * luma_of(rgb)) << (8u * byte);
             }
         }
         let rgb = sum * 0.25;
@@ -131,7 +125,15 @@ fn chroma(@builtin(global_invocation_id) id: vec3<u32>) {
         u_word |= quantize(128.0 + params.c_scale * pb) << (8u * k);
         v_word |= quantize(128.0 + params.c_scale * pr) << (8u * k);
     }
-    let row = id.y * params.c_stride;
-    yuv[(params.u_offset + row) / 4u + id.x] = u_word;
-    yuv[(params.v_offset + row) / 4u + id.x] = v_word;
+    for (var dy = 0u; dy < 2u; dy++) {
+        let row = id.y * 2u + dy;
+        if row < params.height {
+            let base = (params.y_offset + row * params.y_stride) / 4u + id.x * 2u;
+            yuv[base] = luma_words[dy * 2u];
+            yuv[base + 1u] = luma_words[dy * 2u + 1u];
+        }
+    }
+    let crow = id.y * params.c_stride;
+    yuv[(params.u_offset + crow) / 4u + id.x] = u_word;
+    yuv[(params.v_offset + crow) / 4u + id.x] = v_word;
 }
