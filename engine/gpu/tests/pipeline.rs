@@ -429,6 +429,45 @@ outputs:
     assert_eq!(rows_changed(&frames[40]), None, "the title ends at 1 s");
 }
 
+#[test]
+fn the_gpu_pipeline_stops_when_cancelled() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clip = dir.path().join("clip.mp4");
+    still_clip(&clip, &gradient(160, 96, 0), 2.0);
+    let gpu = reelflow_gpu::Gpu::shared().expect("a GPU adapter");
+    let opts = TranscodeOptions { preset: "ultrafast".into(), ..TranscodeOptions::default() };
+    let grade = reelflow_gpu::filters::Effect::Adjust(reelflow_gpu::kernels::adjust::Adjust {
+        contrast: 1.2,
+        ..Default::default()
+    });
+    // Cancelled at the first progress report: the run stops with `Cancelled`, not an error.
+    let mut calls = 0;
+    let result = reelflow_gpu::stream::filter_video_on_gpu(
+        gpu.clone(),
+        &clip,
+        &dir.path().join("cancelled.mp4"),
+        &opts,
+        vec![grade.clone().into_filter(None).expect("filter")],
+        &mut |_| {
+            calls += 1;
+            false
+        },
+    );
+    assert!(matches!(result, Err(reelflow_media::Error::Cancelled)), "{result:?}");
+    assert_eq!(calls, 1, "it stopped at once");
+    // Run to the end, it writes every frame.
+    let frames = reelflow_gpu::stream::filter_video_on_gpu(
+        gpu,
+        &clip,
+        &dir.path().join("done.mp4"),
+        &opts,
+        vec![grade.into_filter(None).expect("filter")],
+        &mut |_| true,
+    )
+    .expect("filter");
+    assert_eq!(frames, 50);
+}
+
 #[tokio::test]
 async fn bad_gpu_params_fail_the_node_clearly() {
     let dir = tempfile::tempdir().expect("tempdir");

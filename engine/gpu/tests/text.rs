@@ -141,6 +141,21 @@ fn cjk_text_needs_a_cjk_font_and_draws_with_it_as_a_fallback() {
         let inked = changed(&out.download(&gpu).unwrap(), &black, w).len();
         assert!(inked > 40, "{c} drew {inked} pixels");
     }
+    // The fonts' em squares are the same size: an ideograph stands a little taller than a
+    // Latin capital beside it (Noto's line height is 1.45 em, DejaVu's 1.16).
+    let gpu = gpu();
+    let mut ink_rows = |text: &str| {
+        let prepared = both.prepare(text, &plain(40.0)).unwrap();
+        let (w, h) = (prepared.width, prepared.height);
+        let black = vec![0u8; (w * h * 4) as usize];
+        let frame = GpuFrame::upload(&gpu, &black, w, h).unwrap();
+        let out = GpuFrame::new(&gpu, w, h).unwrap();
+        text::draw_text(&gpu, &frame, &GpuText::new(&gpu, &prepared).unwrap(), (0, 0), 1.0, &out).unwrap();
+        let rows: Vec<u32> = changed(&out.download(&gpu).unwrap(), &black, w).iter().map(|p| p.1).collect();
+        rows.iter().max().unwrap() - rows.iter().min().unwrap() + 1
+    };
+    let (han, latin) = (ink_rows("国"), ink_rows("H"));
+    assert!(han * 10 >= latin * 11 && han <= latin * 3 / 2, "国 is {han} rows tall, H {latin}");
     // Mixed Latin and CJK in one line takes each glyph from the font that has it.
     both.prepare("Episode 3：背叛", &plain(32.0)).unwrap();
 }

@@ -259,11 +259,11 @@ impl TextRenderer {
                 self.fonts
             )));
         }
-        let scale = PxScale::from(style.size);
-        let primary = self.fonts.fonts[0].1.as_scaled(scale);
+        let size = style.size;
+        let primary = self.fonts.fonts[0].1.as_scaled(em(&self.fonts.fonts[0].1, size));
         let (ascent, line_height) = (primary.ascent(), (primary.height() + primary.line_gap()) * style.line_spacing);
-        let lines = self.wrap(text, scale, style.max_width);
-        let widths: Vec<f32> = lines.iter().map(|l| self.line_width(l, scale)).collect();
+        let lines = self.wrap(text, size, style.max_width);
+        let widths: Vec<f32> = lines.iter().map(|l| self.line_width(l, size)).collect();
         let margin = style.margin();
         let content_w = widths.iter().copied().fold(0.0f32, f32::max).ceil() as u32;
         let content_h = ((lines.len().max(1) as f32 - 1.0) * line_height + primary.height()).ceil() as u32;
@@ -285,7 +285,8 @@ impl TextRenderer {
             for c in line.chars() {
                 let font_index = self.fonts.font_for(c).unwrap_or(0);
                 let (id, kern, advance) = {
-                    let font = self.fonts.fonts[font_index].1.as_scaled(scale);
+                    let face = &self.fonts.fonts[font_index].1;
+                    let font = face.as_scaled(em(face, size));
                     let id = font.glyph_id(c);
                     let kern = match previous {
                         Some((pf, pid)) if pf == font_index => font.kern(pid, id),
@@ -294,7 +295,7 @@ impl TextRenderer {
                     (id, kern, font.h_advance(id))
                 };
                 pen += kern;
-                let glyph = self.glyph(font_index, id, scale);
+                let glyph = self.glyph(font_index, id, size);
                 let (gx, gy) = (pen.round() as i32 + glyph.left, baseline.round() as i32 + glyph.top);
                 for y in 0..glyph.height {
                     for x in 0..glyph.width {
@@ -326,7 +327,7 @@ impl TextRenderer {
     }
 
     /// The lines of `text`: its own line breaks, then wrapping at `max_width`.
-    fn wrap(&self, text: &str, scale: PxScale, max_width: Option<f32>) -> Vec<String> {
+    fn wrap(&self, text: &str, size: f32, max_width: Option<f32>) -> Vec<String> {
         let mut out = Vec::new();
         for paragraph in text.split('\n') {
             let paragraph = paragraph.trim_end_matches('\r');
@@ -344,7 +345,7 @@ impl TextRenderer {
             let joiner = if paragraph.contains(' ') { " " } else { "" };
             for piece in pieces {
                 let candidate = if line.is_empty() { piece.clone() } else { format!("{line}{joiner}{piece}") };
-                if !line.is_empty() && self.line_width(&candidate, scale) > limit {
+                if !line.is_empty() && self.line_width(&candidate, size) > limit {
                     out.push(std::mem::replace(&mut line, piece));
                 } else {
                     line = candidate;
@@ -355,12 +356,13 @@ impl TextRenderer {
         out
     }
 
-    fn line_width(&self, line: &str, scale: PxScale) -> f32 {
+    fn line_width(&self, line: &str, size: f32) -> f32 {
         let mut width = 0.0;
         let mut previous: Option<(usize, GlyphId)> = None;
         for c in line.chars() {
             let font_index = self.fonts.font_for(c).unwrap_or(0);
-            let font = self.fonts.fonts[font_index].1.as_scaled(scale);
+            let face = &self.fonts.fonts[font_index].1;
+            let font = face.as_scaled(em(face, size));
             let id = font.glyph_id(c);
             if let Some((pf, pid)) = previous
                 && pf == font_index
@@ -373,8 +375,8 @@ impl TextRenderer {
         width
     }
 
-    fn glyph(&mut self, font_index: usize, id: GlyphId, scale: PxScale) -> Arc<GlyphBitmap> {
-        let key = (font_index, id, scale.y.to_bits());
+    fn glyph(&mut self, font_index: usize, id: GlyphId, size: f32) -> Arc<GlyphBitmap> {
+        let key = (font_index, id, size.to_bits());
         if let Some(glyph) = self.glyphs.get(&key) {
             return glyph.clone();
         }
@@ -384,6 +386,7 @@ impl TextRenderer {
             self.glyphs.clear();
         }
         let font = &self.fonts.fonts[font_index].1;
+        let scale = em(font, size);
         let bitmap = match font.outline_glyph(id.with_scale_and_position(scale, ab_glyph::point(0.0, 0.0))) {
             Some(outlined) => {
                 let bounds = outlined.px_bounds();
@@ -404,6 +407,14 @@ impl TextRenderer {
         self.glyphs.insert(key, bitmap.clone());
         bitmap
     }
+}
+
+/// The scale at which `font`'s em square is `size` pixels. (ab_glyph's `PxScale` is the
+/// height from descender to ascender, which differs between fonts: Noto Sans CJK's is 1.45
+/// em, DejaVu's 1.16, so the same `PxScale` would draw CJK fallback glyphs visibly smaller.)
+fn em(font: &FontVec, size: f32) -> PxScale {
+    let height = font.height_unscaled();
+    PxScale::from(size * height / font.units_per_em().unwrap_or(height))
 }
 
 /// Grows the shape by `radius` pixels: each pixel takes the highest coverage within the
