@@ -247,11 +247,23 @@ impl Gpu {
     /// The kernel `name` (entry point `entry` of `source`), compiled on first use and shared
     /// afterwards.
     pub(crate) fn kernel(&self, name: &'static str, source: &str, entry: &str) -> Result<Arc<Kernel>, GpuError> {
+        self.kernel_sized(name, source, entry, crate::kernels::WORKGROUP)
+    }
+
+    /// [`Gpu::kernel`] for an entry point whose `@workgroup_size` is `workgroup`.
+    pub(crate) fn kernel_sized(
+        &self,
+        name: &'static str,
+        source: &str,
+        entry: &str,
+        workgroup: (u32, u32),
+    ) -> Result<Arc<Kernel>, GpuError> {
         if let Some(kernel) = self.kernels.lock().unwrap_or_else(PoisonError::into_inner).get(name) {
             return Ok(kernel.clone());
         }
-        let kernel =
-            Arc::new(self.checked(&format!("compiling {name}"), || Kernel::compile(self, name, source, entry))?);
+        let kernel = Arc::new(
+            self.checked(&format!("compiling {name}"), || Kernel::compile(self, name, source, entry, workgroup))?,
+        );
         self.kernels.lock().unwrap_or_else(PoisonError::into_inner).insert(name, kernel.clone());
         Ok(kernel)
     }

@@ -67,6 +67,19 @@ fn gaussian_blur_matches_the_cpu_reference() {
         let factor = if sigma < 1.0 { 0.9 } else { 0.5 };
         assert!(after < before * factor, "sigma {sigma} did not smooth: {before:.1} → {after:.1}");
     }
+    // Frames taller and wider than one 256-pixel strip, at the largest radius (120): the
+    // strips and their shared neighbours join seamlessly.
+    let (bw, bh) = (300, 270);
+    let big = random_frame(&mut rng, bw, bh);
+    let (big_in, big_out) = (GpuFrame::upload(&gpu, &big, bw, bh).unwrap(), GpuFrame::new(&gpu, bw, bh).unwrap());
+    for sigma in [2.0, blur::MAX_SIGMA] {
+        blur::gaussian_blur(&gpu, &big_in, sigma, &big_out).unwrap();
+        assert_close(
+            &big_out.download(&gpu).unwrap(),
+            &blur::cpu(&big, bw, bh, sigma).unwrap(),
+            &format!("{bw}x{bh} sigma={sigma}"),
+        );
+    }
     // A flat frame stays flat (the taps sum to one, edges repeat).
     let flat = vec![200u8; (w * h * 4) as usize];
     input.write(&gpu, &flat).unwrap();

@@ -38,8 +38,8 @@ pub fn gaussian_blur(gpu: &Gpu, src: &GpuFrame, sigma: f32, out: &GpuFrame) -> R
     let radius = (taps.len() / 2) as u32;
     // The float intermediate: 16 bytes a pixel.
     let mid_size = checked_size(gpu, src.width, src.height, 16)?;
-    let horizontal = gpu.kernel("blur.horizontal", SOURCE, "horizontal")?;
-    let vertical = gpu.kernel("blur.vertical", SOURCE, "vertical")?;
+    let horizontal = gpu.kernel_sized("blur.horizontal", SOURCE, "horizontal", (256, 1))?;
+    let vertical = gpu.kernel_sized("blur.vertical", SOURCE, "vertical", (1, 256))?;
     let mid = gpu.checked("allocating the blur's intermediate", || {
         gpu.device().create_buffer(&wgpu::BufferDescriptor {
             label: Some("blur intermediate"),

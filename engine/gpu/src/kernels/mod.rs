@@ -23,18 +23,21 @@ use wgpu::util::DeviceExt;
 
 use crate::{Gpu, GpuError, GpuFrame};
 
-/// Every kernel runs 16 x 16 pixels per workgroup (`@workgroup_size(16, 16)`).
-const WORKGROUP: u32 = 16;
+/// Kernels run 16 x 16 invocations per workgroup (`@workgroup_size(16, 16)`) unless they
+/// are compiled with another size.
+pub(crate) const WORKGROUP: (u32, u32) = (16, 16);
 
 /// A compiled compute pipeline (one entry point of one `.wgsl`).
 pub(crate) struct Kernel {
     pipeline: wgpu::ComputePipeline,
+    /// The entry point's `@workgroup_size` (x, y).
+    workgroup: (u32, u32),
 }
 
 impl Kernel {
     /// Compiles `entry` of `source`; the bind group layout comes from what the entry point
     /// uses.
-    pub(crate) fn compile(gpu: &Gpu, name: &str, source: &str, entry: &str) -> Kernel {
+    pub(crate) fn compile(gpu: &Gpu, name: &str, source: &str, entry: &str, workgroup: (u32, u32)) -> Kernel {
         let module = gpu.device().create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
             source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -47,7 +50,7 @@ impl Kernel {
             compilation_options: Default::default(),
             cache: None,
         });
-        Kernel { pipeline }
+        Kernel { pipeline, workgroup }
     }
 }
 
@@ -85,7 +88,8 @@ pub(crate) fn dispatch(gpu: &Gpu, doing: &str, steps: &[Step<'_>]) -> Result<(),
                 encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(doing), timestamp_writes: None });
             pass.set_pipeline(&step.kernel.pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(step.width.div_ceil(WORKGROUP), step.height.div_ceil(WORKGROUP), 1);
+            let (wx, wy) = step.kernel.workgroup;
+            pass.dispatch_workgroups(step.width.div_ceil(wx), step.height.div_ceil(wy), 1);
         }
         gpu.queue().submit([encoder.finish()]);
     })
