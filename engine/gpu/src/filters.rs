@@ -22,8 +22,8 @@ use crate::kernels::sharpen::{self, Sharpen};
 use crate::kernels::text::{self, Anchor, GpuText, PreparedText, TextRenderer, TextStyle};
 use crate::kernels::transition::{self, Transition};
 use crate::kernels::vignette::{self, Vignette};
-use crate::kernels::yuv::{self, GpuYuv, YuvFormat, YuvPlanes};
-use crate::stream::{GpuFilter, color_of};
+use crate::kernels::yuv::{self, GpuYuv, YuvFormat};
+use crate::stream::{self, GpuFilter, color_of};
 use crate::{Gpu, GpuError, GpuFrame};
 
 /// One picture effect of `gpu.effect`, by `kind`.
@@ -358,9 +358,7 @@ impl GpuBlender {
         }
         let Some(buffers) = self.buffers.as_ref() else { unreachable!("allocated above") };
         for (k, picture) in [&*out, incoming].into_iter().enumerate() {
-            let views: Vec<(&[u8], usize)> = (0..3).map(|i| (picture.data(i), picture.stride(i))).collect();
-            buffers.planes[k]
-                .write(gpu, &YuvPlanes { format: YuvFormat::Yuv420p, width: w, height: h, planes: &views })?;
+            stream::upload(gpu, &buffers.planes[k], picture)?;
             yuv::to_rgba(gpu, &buffers.planes[k], color_of(picture), &buffers.frames[k])?;
         }
         let t = self.easing.apply(progress as f32);
@@ -368,16 +366,7 @@ impl GpuBlender {
         transition::transition(gpu, a, b, &self.transition, t, blended)?;
         let color = color_of(out);
         yuv::from_rgba(gpu, blended, color, &buffers.planes[0])?;
-        let planes = buffers.planes[0].download(gpu)?;
-        for plane in 0..3 {
-            let (row, rows) = (out.plane_width(plane) as usize, out.plane_height(plane) as usize);
-            let stride = out.stride(plane);
-            let data = out.data_mut(plane);
-            for r in 0..rows {
-                data[r * stride..r * stride + row].copy_from_slice(planes.row(plane, r, row));
-            }
-        }
-        Ok(())
+        stream::download(gpu, &buffers.planes[0], out)
     }
 }
 

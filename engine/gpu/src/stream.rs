@@ -82,9 +82,7 @@ impl GpuStage {
             Some(p) if (p.format(), p.width(), p.height()) == (format, w, h) => p,
             _ => self.planes.insert(GpuYuv::new(&self.gpu, format, w, h)?),
         };
-        let count = if format == YuvFormat::Yuv420p { 3 } else { 2 };
-        let views: Vec<(&[u8], usize)> = (0..count).map(|i| (picture.data(i), picture.stride(i))).collect();
-        planes.write(&self.gpu, &YuvPlanes { format, width: w, height: h, planes: &views })?;
+        upload(&self.gpu, planes, picture)?;
         yuv::to_rgba(&self.gpu, planes, color_of(picture), &self.frames[0])?;
         for (i, filter) in self.filters.iter_mut().enumerate() {
             filter.apply(&self.gpu, &self.frames[i], time, self.index, &self.frames[i + 1])?;
@@ -95,15 +93,7 @@ impl GpuStage {
         };
         let target = output_color(output.width(), output.height());
         yuv::from_rgba(&self.gpu, last, target, output)?;
-        let planes = output.download(&self.gpu)?;
-        for plane in 0..3 {
-            let (row, rows) = (out.plane_width(plane) as usize, out.plane_height(plane) as usize);
-            let stride = out.stride(plane);
-            let data = out.data_mut(plane);
-            for r in 0..rows {
-                data[r * stride..r * stride + row].copy_from_slice(planes.row(plane, r, row));
-            }
-        }
+        download(&self.gpu, output, out)?;
         out.set_color_space(if target.matrix == Matrix::Bt709 { color::Space::BT709 } else { color::Space::SMPTE170M });
         out.set_color_range(color::Range::MPEG);
         Ok(())
@@ -118,6 +108,28 @@ impl PictureStage for GpuStage {
     fn process(&mut self, picture: &frame::Video, time: f64, out: &mut frame::Video) -> Result<(), String> {
         self.run(picture, time, out).map_err(|e| e.to_string())
     }
+}
+
+/// Uploads a decoded picture (YUV420P or NV12, the format and size of `planes`).
+pub(crate) fn upload(gpu: &Gpu, planes: &GpuYuv, picture: &frame::Video) -> Result<(), GpuError> {
+    let count = if planes.format() == YuvFormat::Yuv420p { 3 } else { 2 };
+    let views: Vec<(&[u8], usize)> = (0..count).map(|i| (picture.data(i), picture.stride(i))).collect();
+    let (width, height) = (picture.width(), picture.height());
+    planes.write(gpu, &YuvPlanes { format: planes.format(), width, height, planes: &views })
+}
+
+/// Downloads planar 4:2:0 `planes` into `out` (same size), row by row.
+pub(crate) fn download(gpu: &Gpu, planes: &GpuYuv, out: &mut frame::Video) -> Result<(), GpuError> {
+    let downloaded = planes.download(gpu)?;
+    for plane in 0..3 {
+        let (row, rows) = (out.plane_width(plane) as usize, out.plane_height(plane) as usize);
+        let stride = out.stride(plane);
+        let data = out.data_mut(plane);
+        for r in 0..rows {
+            data[r * stride..r * stride + row].copy_from_slice(downloaded.row(plane, r, row));
+        }
+    }
+    Ok(())
 }
 
 /// How a decoded picture's samples are meant: its tags, or what players assume untagged

@@ -1,7 +1,9 @@
 //! The picture effects (adjust, sharpen, 3D LUT, vignette, grain) against their CPU
 //! references on random frames, and the properties that make each what it claims to be.
 
-use std::sync::Arc;
+mod common;
+
+use common::{assert_close, gpu, random_frame};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reelflow_gpu::kernels::adjust::{self, Adjust};
@@ -9,22 +11,7 @@ use reelflow_gpu::kernels::grain::{self, Grain};
 use reelflow_gpu::kernels::lut::{self, CubeLut, GpuLut};
 use reelflow_gpu::kernels::sharpen::{self, Sharpen};
 use reelflow_gpu::kernels::vignette::{self, Vignette};
-use reelflow_gpu::{Gpu, GpuError, GpuFrame};
-
-fn gpu() -> Arc<Gpu> {
-    Gpu::shared().expect("a GPU adapter (CI installs mesa-vulkan-drivers for lavapipe)")
-}
-
-fn random_frame(rng: &mut StdRng, width: u32, height: u32) -> Vec<u8> {
-    (0..width * height * 4).map(|_| rng.random()).collect()
-}
-
-fn assert_close(gpu_out: &[u8], cpu_out: &[u8], what: &str) {
-    assert_eq!(gpu_out.len(), cpu_out.len());
-    let (diff, at) =
-        gpu_out.iter().zip(cpu_out).enumerate().map(|(i, (x, y))| (x.abs_diff(*y), i)).max().unwrap_or((0, 0));
-    assert!(diff <= 1, "{what}: GPU and CPU differ by {diff} at byte {at} ({} vs {})", gpu_out[at], cpu_out[at]);
-}
+use reelflow_gpu::{GpuError, GpuFrame};
 
 fn alphas(frame: &[u8]) -> Vec<u8> {
     frame.chunks_exact(4).map(|p| p[3]).collect()

@@ -2,7 +2,9 @@
 //! (the largest difference in any channel must be at most 1/255), and the properties that
 //! say they do what they claim: exact ends, exact halves, exact pixels where nothing blends.
 
-use std::sync::Arc;
+mod common;
+
+use common::{assert_close, gpu, max_diff, random_frame};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reelflow_gpu::kernels::composite::{self, Placement};
@@ -11,27 +13,6 @@ use reelflow_gpu::kernels::kenburns::{self, KenBurns, View};
 use reelflow_gpu::kernels::resize::Filter;
 use reelflow_gpu::kernels::transition::{self, Direction, Transition};
 use reelflow_gpu::{Gpu, GpuError, GpuFrame};
-
-fn gpu() -> Arc<Gpu> {
-    let gpu = Gpu::shared().expect("a GPU adapter (CI installs mesa-vulkan-drivers for lavapipe)");
-    eprintln!("adapter: {}", gpu.info());
-    gpu
-}
-
-fn random_frame(rng: &mut StdRng, width: u32, height: u32) -> Vec<u8> {
-    (0..width * height * 4).map(|_| rng.random()).collect()
-}
-
-/// The largest per-channel difference, and where.
-fn max_diff(a: &[u8], b: &[u8]) -> (u8, usize) {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).enumerate().map(|(i, (x, y))| (x.abs_diff(*y), i)).max().unwrap_or((0, 0))
-}
-
-fn assert_close(gpu_out: &[u8], cpu_out: &[u8], what: &str) {
-    let (diff, at) = max_diff(gpu_out, cpu_out);
-    assert!(diff <= 1, "{what}: GPU and CPU differ by {diff} at byte {at} ({} vs {})", gpu_out[at], cpu_out[at]);
-}
 
 fn invalid<T: std::fmt::Debug>(r: Result<T, GpuError>) -> bool {
     matches!(r, Err(GpuError::Invalid(_)))

@@ -1,19 +1,17 @@
 //! Text: layout, fallback fonts (CJK), the glyph cache, and the GPU drawing against its CPU
 //! reference. Fonts: Debian's fonts-dejavu-core and fonts-noto-cjk (installed by set-up).
 
+mod common;
+
+use common::gpu;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reelflow_gpu::kernels::text::{self, Align, Anchor, FontSet, GpuText, Outline, Shadow, TextRenderer, TextStyle};
-use reelflow_gpu::{Gpu, GpuError, GpuFrame};
+use reelflow_gpu::{GpuError, GpuFrame};
 
 const DEJAVU: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 const NOTO_CJK: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
-
-fn gpu() -> Arc<Gpu> {
-    Gpu::shared().expect("a GPU adapter (CI installs mesa-vulkan-drivers for lavapipe)")
-}
 
 fn fonts(paths: &[&str]) -> FontSet {
     FontSet::load(&paths.iter().map(PathBuf::from).collect::<Vec<_>>())

@@ -1,14 +1,12 @@
 //! YUV 4:2:0 ↔ RGBA conversion against its CPU reference, and against known colours.
 
-use std::sync::Arc;
+mod common;
+
+use common::{assert_close, gpu};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use reelflow_gpu::kernels::yuv::{self, ColorSpace, GpuYuv, Matrix, Range, YuvFormat, YuvPlanes};
-use reelflow_gpu::{Gpu, GpuError, GpuFrame};
-
-fn gpu() -> Arc<Gpu> {
-    Gpu::shared().expect("a GPU adapter (CI installs mesa-vulkan-drivers for lavapipe)")
-}
+use reelflow_gpu::{GpuError, GpuFrame};
 
 fn spaces() -> [ColorSpace; 4] {
     [
@@ -17,12 +15,6 @@ fn spaces() -> [ColorSpace; 4] {
         ColorSpace { matrix: Matrix::Bt601, range: Range::Limited },
         ColorSpace { matrix: Matrix::Bt601, range: Range::Full },
     ]
-}
-
-fn assert_close(a: &[u8], b: &[u8], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    let (diff, at) = a.iter().zip(b).enumerate().map(|(i, (x, y))| (x.abs_diff(*y), i)).max().unwrap_or((0, 0));
-    assert!(diff <= 1, "{what}: differ by {diff} at byte {at} ({} vs {})", a[at], b[at]);
 }
 
 /// Random planes with padded rows, as a decoder lays them out.

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use ffmpeg::{format, frame, software};
 use ffmpeg_next as ffmpeg;
 
-use crate::cut::{Progress, frame_rate, resample, seconds};
+use crate::cut::{Progress, frame_rate, seconds};
 use crate::encode::{AudioSettings, VideoSettings, Writer};
 use crate::error::{Error, Result};
 use crate::frames::ClipShape;
@@ -77,10 +77,8 @@ pub fn process_video(
     let audio_settings = AudioSettings::default();
     let mut writer = Writer::create(output, Some(&settings), audio.as_ref().map(|_| &audio_settings))?;
     let mut chunker = Chunker::new(writer.audio_frame_size());
-    let mut resampler = None;
     let mut to_planar: Option<software::scaling::Context> = None;
     let mut decoded = frame::Video::empty();
-    let mut sound = frame::Audio::empty();
 
     std::thread::scope(|scope| -> Result<u64> {
         // Made in here so that any early return drops `to_stage` before the scope joins
@@ -166,13 +164,7 @@ pub fn process_video(
             } else if let (Some((index, _)), Some(dec)) = (&audio, audio_decoder.as_mut())
                 && stream.index() == *index
             {
-                dec.send_packet(&packet).map_err(Error::codec(input, "decoding audio"))?;
-                while dec.receive_frame(&mut sound).is_ok() {
-                    let chunk = resample(input, &mut resampler, &sound, &audio_settings)?;
-                    if chunk.samples() > 0 {
-                        chunker.push(&chunk, &mut writer)?;
-                    }
-                }
+                chunker.feed(input, dec, &packet, &mut writer)?;
             }
         }
         decoder.send_eof().map_err(Error::codec(input, "decoding video"))?;

@@ -141,11 +141,9 @@ pub(crate) fn transcode_with(
     let audio_settings = AudioSettings::default();
     let mut writer = Writer::create(output, Some(&settings), audio.as_ref().map(|_| &audio_settings))?;
     let mut scaler: Option<software::scaling::Context> = None;
-    let mut resampler = None;
     let mut scaled = frame::Video::empty();
     let mut canvas = frame::Video::new(format::Pixel::YUV420P, dst.0, dst.1);
     let mut decoded = frame::Video::empty();
-    let mut sound = frame::Audio::empty();
     let mut chunker = Chunker::new(writer.audio_frame_size());
     let mut written = 0u64;
     let mut rgba = match effect.as_deref_mut() {
@@ -210,13 +208,7 @@ pub(crate) fn transcode_with(
         } else if let (Some((index, _, _)), Some(dec)) = (&audio, audio_decoder.as_mut())
             && stream.index() == *index
         {
-            dec.send_packet(&packet).map_err(Error::codec(input, "decoding audio"))?;
-            while dec.receive_frame(&mut sound).is_ok() {
-                let chunk = resample(input, &mut resampler, &sound, &audio_settings)?;
-                if chunk.samples() > 0 {
-                    chunker.push(&chunk, &mut writer)?;
-                }
-            }
+            chunker.feed(input, dec, &packet, &mut writer)?;
         }
     }
     decoder.send_eof().map_err(Error::codec(input, "decoding video"))?;
@@ -234,6 +226,8 @@ pub(crate) struct Chunker {
     pending: Vec<Vec<f32>>,
     next_pts: i64,
     size: usize,
+    resampler: Option<software::resampling::Context>,
+    decoded: frame::Audio,
 }
 
 impl Chunker {
@@ -242,10 +236,31 @@ impl Chunker {
             pending: vec![Vec::new(); usize::from(AudioSettings::default().channels)],
             next_pts: 0,
             size: size.max(1),
+            resampler: None,
+            decoded: frame::Audio::empty(),
         }
     }
 
-    pub(crate) fn push(&mut self, chunk: &frame::Audio, writer: &mut Writer) -> Result<()> {
+    /// Decodes one audio packet of `input` and queues its sound, resampled to the
+    /// encoder's format, writing every whole encoder frame it completes.
+    pub(crate) fn feed(
+        &mut self,
+        input: &Path,
+        decoder: &mut ffmpeg::decoder::Audio,
+        packet: &ffmpeg::Packet,
+        writer: &mut Writer,
+    ) -> Result<()> {
+        decoder.send_packet(packet).map_err(Error::codec(input, "decoding audio"))?;
+        while decoder.receive_frame(&mut self.decoded).is_ok() {
+            let chunk = resample(input, &mut self.resampler, &self.decoded, &AudioSettings::default())?;
+            if chunk.samples() > 0 {
+                self.push(&chunk, writer)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, chunk: &frame::Audio, writer: &mut Writer) -> Result<()> {
         let planes = chunk.planes().max(1);
         for (ch, buf) in self.pending.iter_mut().enumerate() {
             buf.extend_from_slice(&chunk.plane::<f32>(ch.min(planes - 1))[..chunk.samples()]);
