@@ -9,12 +9,11 @@ use std::sync::mpsc;
 use ffmpeg::{format, frame, software};
 use ffmpeg_next as ffmpeg;
 
-use crate::cut::{Progress, frame_rate, seconds};
+use crate::cut::{Progress, seconds};
 use crate::encode::{AudioSettings, VideoSettings, Writer};
 use crate::error::{Error, Result};
 use crate::frames::ClipShape;
-use crate::open_input;
-use crate::transcode::{Chunker, TranscodeOptions};
+use crate::transcode::{Chunker, Source, TranscodeOptions};
 
 /// Pictures decoded ahead of the stage, at most.
 const RING: usize = 4;
@@ -43,21 +42,7 @@ pub fn process_video(
     stage: &mut dyn PictureStage,
     progress: Progress<'_>,
 ) -> Result<u64> {
-    let mut source = open_input(input)?;
-    let video_stream = source
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .ok_or(Error::MissingStream { path: input.to_owned(), what: "no video stream" })?;
-    let (video_index, video_tb) = (video_stream.index(), video_stream.time_base());
-    let rate = frame_rate(&video_stream);
-    let duration =
-        if source.duration() > 0 { source.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE) } else { 0.0 };
-    let mut decoder = crate::video_decoder(video_stream.parameters(), input)?;
-    let audio = source.streams().best(ffmpeg::media::Type::Audio).map(|s| (s.index(), s.parameters()));
-    let mut audio_decoder = match &audio {
-        Some((_, p)) => Some(crate::audio_decoder(p.clone(), input)?),
-        None => None,
-    };
+    let Source { mut source, video_index, video_tb, rate, duration, mut decoder, mut audio } = Source::open(input)?;
     let shape = ClipShape { width: decoder.width(), height: decoder.height(), frame_rate: f64::from(rate), duration };
     let failed = |message: String| Error::Frames { path: input.to_owned(), message };
     let (w, h) = stage.prepare(&shape).map_err(failed)?;
@@ -161,7 +146,7 @@ pub fn process_video(
                 if !progress(if duration > 0.0 { (t / duration).clamp(0.0, 1.0) as f32 } else { 0.0 }) {
                     return Err(Error::Cancelled);
                 }
-            } else if let (Some((index, _)), Some(dec)) = (&audio, audio_decoder.as_mut())
+            } else if let Some((index, dec)) = audio.as_mut()
                 && stream.index() == *index
             {
                 chunker.feed(input, dec, &packet, &mut writer)?;

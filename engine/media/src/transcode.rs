@@ -96,6 +96,39 @@ pub(crate) fn place(scaled: &frame::Video, dst: (u32, u32), offset: (i64, i64), 
     }
 }
 
+/// A file opened for re-encoding: its best video stream with a decoder, frame rate and
+/// length, and its best audio stream's index and decoder, if it has one.
+pub(crate) struct Source {
+    pub source: format::context::Input,
+    pub video_index: usize,
+    pub video_tb: ffmpeg::Rational,
+    pub rate: ffmpeg::Rational,
+    /// Seconds (0 when the container does not say).
+    pub duration: f64,
+    pub decoder: ffmpeg::decoder::Video,
+    pub audio: Option<(usize, ffmpeg::decoder::Audio)>,
+}
+
+impl Source {
+    pub(crate) fn open(input: &Path) -> Result<Source> {
+        let source = open_input(input)?;
+        let video_stream = source
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .ok_or(Error::MissingStream { path: input.to_owned(), what: "no video stream" })?;
+        let (video_index, video_tb) = (video_stream.index(), video_stream.time_base());
+        let rate = frame_rate(&video_stream);
+        let decoder = crate::video_decoder(video_stream.parameters(), input)?;
+        let audio = match source.streams().best(ffmpeg::media::Type::Audio) {
+            Some(s) => Some((s.index(), crate::audio_decoder(s.parameters(), input)?)),
+            None => None,
+        };
+        let duration =
+            if source.duration() > 0 { source.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE) } else { 0.0 };
+        Ok(Source { source, video_index, video_tb, rate, duration, decoder, audio })
+    }
+}
+
 /// Re-encodes `input` into `output` (H.264 + AAC MP4), fitted to `opts.size` when given.
 /// Returns the number of video frames written.
 pub fn transcode(input: &Path, output: &Path, opts: &TranscodeOptions, progress: Progress<'_>) -> Result<u64> {
@@ -111,21 +144,7 @@ pub(crate) fn transcode_with(
     mut effect: Option<&mut dyn FrameEffect>,
     progress: Progress<'_>,
 ) -> Result<u64> {
-    let mut source = open_input(input)?;
-    let video_stream = source
-        .streams()
-        .best(ffmpeg::media::Type::Video)
-        .ok_or(Error::MissingStream { path: input.to_owned(), what: "no video stream" })?;
-    let (video_index, video_tb) = (video_stream.index(), video_stream.time_base());
-    let rate = frame_rate(&video_stream);
-    let duration =
-        if source.duration() > 0 { source.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE) } else { 0.0 };
-    let mut decoder = crate::video_decoder(video_stream.parameters(), input)?;
-    let audio = source.streams().best(ffmpeg::media::Type::Audio).map(|s| (s.index(), s.time_base(), s.parameters()));
-    let mut audio_decoder = match &audio {
-        Some((_, _, p)) => Some(crate::audio_decoder(p.clone(), input)?),
-        None => None,
-    };
+    let Source { mut source, video_index, video_tb, rate, duration, mut decoder, mut audio } = Source::open(input)?;
     let src_size = (decoder.width(), decoder.height());
     let dst = opts.size.map_or(src_size, |(w, h)| (w / 2 * 2, h / 2 * 2));
     let ((sw, sh), offset) = if opts.size.is_some() { layout(src_size, dst, opts.fit) } else { (src_size, (0, 0)) };
@@ -205,7 +224,7 @@ pub(crate) fn transcode_with(
             if !progress(if duration > 0.0 { (t / duration).clamp(0.0, 1.0) as f32 } else { 0.0 }) {
                 return Err(Error::Cancelled);
             }
-        } else if let (Some((index, _, _)), Some(dec)) = (&audio, audio_decoder.as_mut())
+        } else if let Some((index, dec)) = audio.as_mut()
             && stream.index() == *index
         {
             chunker.feed(input, dec, &packet, &mut writer)?;
