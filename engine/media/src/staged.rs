@@ -82,6 +82,14 @@ pub fn process_video(
         });
         let mut sent = 0u64;
         let mut written = 0u64;
+        // Once the stage stops taking pictures it has failed, and its error already waits
+        // among its results (it sends the error before it stops).
+        let stopped = || {
+            from_stage
+                .try_iter()
+                .find_map(Result::err)
+                .map_or_else(|| failed("the picture stage stopped".into()), failed)
+        };
         // Writes what the stage has finished; with `all`, waits for every picture sent.
         let collect = |writer: &mut Writer, written: &mut u64, sent: u64, all: bool| -> Result<()> {
             while *written < sent {
@@ -130,7 +138,7 @@ pub fn process_video(
                 }
             };
             let time = *sent as f64 / f64::from(rate);
-            to_stage.send((picture, time)).map_err(|_| failed("the picture stage stopped".into()))?;
+            to_stage.send((picture, time)).map_err(|_| stopped())?;
             *sent += 1;
             Ok(())
         };
