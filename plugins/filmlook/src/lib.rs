@@ -39,7 +39,7 @@ mod component {
                 description: "Film look: deterministic luminance grain, a soft radial vignette and a warm, cool or \
                               sepia tint."
                     .to_string(),
-                version: 1,
+                version: 2,
                 params_schema: params::SCHEMA.to_string(),
             }
         }

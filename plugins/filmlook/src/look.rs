@@ -7,8 +7,11 @@
 // compare it with the WebAssembly build, so keep it that way.
 //
 // Everything in the per-pixel loop is integer arithmetic: the tint is a 3x3 matrix in Q12 fixed
-// point, the grain is an integer hash scaled by a Q12 amplitude, and the vignette is a per-pixel
-// Q15 factor computed once per frame size, so a frame costs a handful of multiplies per pixel.
+// point, the grain is an integer hash scaled by a Q12 amplitude and rounded to whole levels, and
+// the vignette is a per-pixel Q15 factor computed once per frame size, so a frame costs a handful
+// of multiplies per pixel. Each step rounds on its own (tint, then grain, then vignette), so that
+// the WebAssembly build can do all three in 16-bit SIMD lanes and still compute exactly what the
+// portable loop computes.
 
 /// The colour cast a [`Look`] gives the picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +28,12 @@ pub enum Tint {
 
 /// Fixed-point shift of the tint matrix and the grain amplitude (Q12: 4096 is 1.0).
 const TINT_SHIFT: u32 = 12;
-/// Fixed-point shift of the vignette factors (Q15: 32768 is 1.0, which still fits a `u16`).
+/// Fixed-point shift of the vignette factors (Q15).
 const VIG_SHIFT: u32 = 15;
+/// The largest vignette factor, which stands for 1.0. It is 32767 rather than 32768 so that every
+/// factor fits an `i16` (the simd128 loop multiplies with `i16x8.q15mulr_sat`); for levels 0..=255
+/// the rounding makes `(level * 32767 + 16384) >> 15` equal `level`, so nothing changes.
+const VIG_ONE: u16 = (1 << VIG_SHIFT) - 1;
 /// Radius (0 at the centre, 1 at the corners) inside which the vignette leaves the picture alone.
 const VIG_INNER: f32 = 0.25;
 
@@ -53,7 +60,7 @@ pub struct Look {
     /// Seed of the grain hash.
     seed: u32,
     /// Grain amplitude, `grain * 2048`: the per-pixel noise (odd integers in -255..=255) times
-    /// this is the luminance offset in Q12, so grain 1 moves a pixel by up to ±128 levels.
+    /// this is the luminance offset in Q12, rounded to whole levels (see [`grain_levels`]).
     grain_q12: i32,
     /// The tint's colour matrix in Q12.
     matrix: [[i32; 3]; 3],
@@ -128,15 +135,26 @@ impl Look {
         // (NaN becomes 0) and the wrap to u32 only feeds a hash.
         let frame = (time * 1000.0).round() as i64 as u32;
         let frame_key = mix(frame ^ mix(self.seed ^ 0x9e37_79b9));
+        // Scratch space for a row's grain in the WebAssembly SIMD loop.
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        let mut grain = vec![0i16; w];
         let rows = rgba.chunks_exact_mut(w * 4).zip(table.chunks_exact(w));
         for (y, (row, vig_row)) in rows.enumerate() {
             let row_key = mix(frame_key ^ (y as u32).wrapping_mul(0x85eb_ca6b));
             // Pick a specialised loop once per row rather than branching per pixel.
+            // WebAssembly gets a hand-written SIMD loop for the diagonal tints (all but sepia):
+            // LLVM's autovectorised loop works in 32-bit lanes and Cranelift spills its
+            // constants, while the look's levels fit 16-bit lanes.
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            if self.diagonal && simd128::fits(&self.matrix) {
+                simd128::shade_row(row, vig_row, &self.matrix, self.grain_q12, row_key, &mut grain);
+                continue;
+            }
             match (self.diagonal, self.grain_q12 != 0) {
-                (true, false) => shade_row::<false, false>(row, vig_row, &self.matrix, 0, row_key),
-                (true, true) => shade_row::<false, true>(row, vig_row, &self.matrix, self.grain_q12, row_key),
-                (false, false) => shade_row::<true, false>(row, vig_row, &self.matrix, 0, row_key),
-                (false, true) => shade_row::<true, true>(row, vig_row, &self.matrix, self.grain_q12, row_key),
+                (true, false) => shade_row::<false, false>(row, vig_row, &self.matrix, 0, row_key, 0),
+                (true, true) => shade_row::<false, true>(row, vig_row, &self.matrix, self.grain_q12, row_key, 0),
+                (false, false) => shade_row::<true, false>(row, vig_row, &self.matrix, 0, row_key, 0),
+                (false, true) => shade_row::<true, true>(row, vig_row, &self.matrix, self.grain_q12, row_key, 0),
             }
         }
     }
@@ -167,7 +185,7 @@ fn mix(mut h: u32) -> u32 {
 fn vignette_table(strength: f32, width: u32, height: u32) -> Vec<u16> {
     let (w, h) = (width as usize, height as usize);
     if strength == 0.0 {
-        return vec![1 << VIG_SHIFT; w * h];
+        return vec![VIG_ONE; w * h];
     }
     let one = (1u32 << VIG_SHIFT) as f32;
     // Squared normalised distance of each column and row from the centre, in -1..1 squared.
@@ -183,10 +201,19 @@ fn vignette_table(strength: f32, width: u32, height: u32) -> Vec<u16> {
             let r = ((dx2 + dy2) * 0.5).sqrt();
             let t = ((r - VIG_INNER) / (1.0 - VIG_INNER)).clamp(0.0, 1.0);
             let falloff = t * t * (3.0 - 2.0 * t);
-            ((1.0 - strength * falloff) * one).round() as u16
+            ((1.0 - strength * falloff) * one).round().min(f32::from(VIG_ONE)) as u16
         }));
     }
     table
+}
+
+/// The grain of pixel `x` of the row whose hash key is `row_key`, in whole levels (rounded down
+/// from Q12): a hashed noise value, odd in -255..=255 so that it is symmetric and does not shift
+/// the brightness, times the Q12 amplitude. Grain 1 moves a pixel by up to ±128 levels.
+#[inline(always)]
+fn grain_levels(row_key: u32, x: u32, grain_q12: i32) -> i32 {
+    let noise = ((mix(row_key ^ x.wrapping_mul(0x27d4_eb2d)) >> 23) as i32 | 1) - 256;
+    (noise * grain_q12 + (1 << (TINT_SHIFT - 1))) >> TINT_SHIFT
 }
 
 /// Clamps to 0..=255 without branches: with grain, whether a channel clips is unpredictable
@@ -199,9 +226,9 @@ fn clamp_u8(c: i32) -> i32 {
     (c | ((255 - c) >> 31)) & 255
 }
 
-/// Shades one row of pixels. `FULL` uses the whole tint matrix (sepia) rather than only its
-/// diagonal; `GRAIN` adds the hashed noise. Both are constants so each combination compiles to a
-/// branch-free loop.
+/// Shades one row of pixels (or the end of one, starting at column `first_x`, which the grain
+/// hash needs). `FULL` uses the whole tint matrix (sepia) rather than only its diagonal; `GRAIN`
+/// adds the hashed noise. Both are constants so each combination compiles to a branch-free loop.
 #[inline(always)]
 fn shade_row<const FULL: bool, const GRAIN: bool>(
     row: &mut [u8],
@@ -209,6 +236,7 @@ fn shade_row<const FULL: bool, const GRAIN: bool>(
     m: &[[i32; 3]; 3],
     grain_q12: i32,
     row_key: u32,
+    first_x: usize,
 ) {
     const HALF: i32 = 1 << (TINT_SHIFT - 1);
     // Each pixel is handled as one little-endian u32 word (r in the low byte, alpha in the
@@ -217,11 +245,12 @@ fn shade_row<const FULL: bool, const GRAIN: bool>(
     // (SSE/AVX natively, simd128 in WebAssembly) instead of byte shuffles and per-byte stores.
     let (pixels, _) = row.as_chunks_mut::<4>();
     for (x, (px, &vig)) in pixels.iter_mut().zip(vig_row).enumerate() {
+        let x = first_x + x;
         let word = u32::from_le_bytes(*px);
         let r = (word & 0xff) as i32;
         let g = ((word >> 8) & 0xff) as i32;
         let b = ((word >> 16) & 0xff) as i32;
-        let (mut r2, mut g2, mut b2) = if FULL {
+        let (r2, g2, b2) = if FULL {
             (
                 m[0][0] * r + m[0][1] * g + m[0][2] * b,
                 m[1][0] * r + m[1][1] * g + m[1][2] * b,
@@ -230,22 +259,137 @@ fn shade_row<const FULL: bool, const GRAIN: bool>(
         } else {
             (m[0][0] * r, m[1][1] * g, m[2][2] * b)
         };
-        if GRAIN {
-            // Odd values in -255..=255: symmetric, so the grain does not shift the brightness.
-            let noise = ((mix(row_key ^ (x as u32).wrapping_mul(0x27d4_eb2d)) >> 23) as i32 | 1) - 256;
-            // (noise / 256, in -1..1) * grain * 128 levels, in Q12: noise * grain * 2048.
-            let offset = noise * grain_q12;
-            r2 += offset;
-            g2 += offset;
-            b2 += offset;
-        }
+        // The grain in whole levels, the same for the three channels (luminance noise).
+        let grain = if GRAIN { grain_levels(row_key, x as u32, grain_q12) } else { 0 };
         let vig = vig as i32;
         let finish = |c: i32| {
-            let level = clamp_u8((c + HALF) >> TINT_SHIFT);
+            let level = clamp_u8(((c + HALF) >> TINT_SHIFT) + grain);
             ((level * vig + (1 << (VIG_SHIFT - 1))) >> VIG_SHIFT) as u32
         };
         let out = finish(r2) | finish(g2) << 8 | finish(b2) << 16 | (word & 0xff00_0000);
         *px = out.to_le_bytes();
+    }
+}
+
+/// The diagonal-tint loop in WebAssembly SIMD, eight pixels at a time with every channel level
+/// in a 16-bit lane. It computes exactly what [`shade_row`] computes (the host's tests compare
+/// the plugin with this file compiled natively). Three identities make 16 bits enough, each
+/// an instance of `i16x8.q15mulr_sat(a, b) = (a * b + 2^14) >> 15`:
+///
+/// - tint: with the factor `m = 4096 + d`, `(c * m + 2^11) >> 12` is
+///   `c + q15mulr(c, 8 * d)` (the `4096 * c` part divides exactly);
+/// - grain: `(noise * amplitude + 2^11) >> 12` is `q15mulr(noise, 8 * amplitude)`;
+/// - vignette: `(level * vig + 2^14) >> 15` is `q15mulr(level, vig)`.
+///
+/// Levels are capped at 255 before the vignette; levels below 0 stay negative until the final
+/// narrowing to bytes saturates them to 0, which is the same clamp. The grain goes first, in a
+/// pass of its own over the row into a small buffer (it stays in the L1 cache), so that each
+/// loop's constants fit the sixteen vector registers Cranelift allocates.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128 {
+    use core::arch::wasm32::*;
+
+    /// Whether the tint's diagonal factors fit the 16-bit form (`8 * (m - 4096)` in an `i16`);
+    /// every tint the plugin offers does.
+    pub(super) fn fits(m: &[[i32; 3]; 3]) -> bool {
+        (0..3).all(|c| (8 * (m[c][c] - 4096)).abs() <= i32::from(i16::MAX))
+    }
+
+    /// Shades one row with the diagonal of `m` (which [`fits`]) and, when `grain_q12` is not 0,
+    /// the grain. `grain` is scratch space for at least the row's width.
+    pub(super) fn shade_row(
+        row: &mut [u8],
+        vig_row: &[u16],
+        m: &[[i32; 3]; 3],
+        grain_q12: i32,
+        row_key: u32,
+        grain: &mut [i16],
+    ) {
+        let pixels = vig_row.len().min(row.len() / 4);
+        let vector_pixels = pixels & !7;
+        let (head, tail) = row[..pixels * 4].split_at_mut(vector_pixels * 4);
+        let vig_head = &vig_row[..vector_pixels];
+        if grain_q12 == 0 {
+            shade::<false>(head, vig_head, m, &[]);
+            super::shade_row::<false, false>(tail, &vig_row[vector_pixels..], m, 0, row_key, vector_pixels);
+        } else {
+            let grain = &mut grain[..vector_pixels];
+            grain_row(grain, grain_q12, row_key);
+            shade::<true>(head, vig_head, m, grain);
+            super::shade_row::<false, true>(tail, &vig_row[vector_pixels..], m, grain_q12, row_key, vector_pixels);
+        }
+    }
+
+    /// [`super::grain_levels`] for the first `out.len()` pixels of a row (a multiple of 8).
+    fn grain_row(out: &mut [i16], grain_q12: i32, row_key: u32) {
+        // The hash input of column x is `row_key ^ x * K`; `x * K` is stepped, not multiplied.
+        const K: u32 = 0x27d4_eb2d;
+        let mut low_keys = u32x4(0, K, K.wrapping_mul(2), K.wrapping_mul(3));
+        let mut high_keys = i32x4_add(low_keys, u32x4_splat(K.wrapping_mul(4)));
+        let step = u32x4_splat(K.wrapping_mul(8));
+        let key = u32x4_splat(row_key);
+        // At most 8 * 2048, which fits.
+        let amplitude = i16x8_splat((8 * grain_q12) as i16);
+        // The top nine bits of the hash, 0..=511. Its last step (`h ^= h >> 16`) leaves them as
+        // they are, so it is skipped.
+        let top_bits = |keys: v128| {
+            let mut h = v128_xor(keys, key);
+            h = v128_xor(h, u32x4_shr(h, 16));
+            h = i32x4_mul(h, u32x4_splat(0x7feb_352d));
+            h = v128_xor(h, u32x4_shr(h, 15));
+            h = i32x4_mul(h, u32x4_splat(0x846c_a68b));
+            u32x4_shr(h, 23)
+        };
+        for out in out.chunks_exact_mut(8) {
+            let bits = i16x8_narrow_i32x4(top_bits(low_keys), top_bits(high_keys));
+            let noise = i16x8_sub(v128_or(bits, i16x8_splat(1)), i16x8_splat(256));
+            // SAFETY: `out` is 8 i16s (16 bytes), from `chunks_exact_mut`; WebAssembly stores
+            // need no alignment.
+            unsafe { v128_store(out.as_mut_ptr().cast::<v128>(), i16x8_q15mulr_sat(noise, amplitude)) };
+            low_keys = i32x4_add(low_keys, step);
+            high_keys = i32x4_add(high_keys, step);
+        }
+    }
+
+    /// Shades a multiple of 8 pixels; with `GRAIN`, `grain` holds each pixel's grain (from
+    /// [`grain_row`]), otherwise it is not read.
+    #[inline(always)]
+    fn shade<const GRAIN: bool>(pixels: &mut [u8], vig: &[u16], m: &[[i32; 3]; 3], grain: &[i16]) {
+        let tint = |c: usize| i16x8_splat((8 * (m[c][c] - 4096)) as i16);
+        let (tint_r, tint_g, tint_b) = (tint(0), tint(1), tint(2));
+        let top = i16x8_splat(255);
+        for (i, (px, vig)) in pixels.chunks_exact_mut(32).zip(vig.chunks_exact(8)).enumerate() {
+            // SAFETY: `px` is 32 bytes and `vig` 8 u16s, from `chunks_exact`, and `grain` (when
+            // read) has 8 i16s from `8 * i` on, as it is as long as `vig`; WebAssembly loads need
+            // no alignment.
+            let (low, high, factors, grain) = unsafe {
+                (
+                    v128_load(px.as_ptr().cast::<v128>()),
+                    v128_load(px.as_ptr().add(16).cast::<v128>()),
+                    v128_load(vig.as_ptr().cast::<v128>()),
+                    if GRAIN { v128_load(grain.as_ptr().add(8 * i).cast::<v128>()) } else { i16x8_splat(0) },
+                )
+            };
+            // Planes of the eight pixels: r0..r7 g0..g7 and b0..b7 a0..a7.
+            let rg = i8x16_shuffle::<0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29>(low, high);
+            let ba = i8x16_shuffle::<2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31>(low, high);
+            let shade = |c: v128, tint: v128| {
+                let level = i16x8_add(i16x8_add(c, i16x8_q15mulr_sat(c, tint)), grain);
+                i16x8_q15mulr_sat(i16x8_min(level, top), factors)
+            };
+            let r = shade(u16x8_extend_low_u8x16(rg), tint_r);
+            let g = shade(u16x8_extend_high_u8x16(rg), tint_g);
+            let b = shade(u16x8_extend_low_u8x16(ba), tint_b);
+            let rg = u8x16_narrow_i16x8(r, g);
+            let ba = u8x16_narrow_i16x8(b, u16x8_extend_high_u8x16(ba));
+            let low = i8x16_shuffle::<0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27>(rg, ba);
+            let high = i8x16_shuffle::<4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31>(rg, ba);
+            // SAFETY: as for the loads.
+            unsafe {
+                v128_store(px.as_mut_ptr().cast::<v128>(), low);
+                v128_store(px.as_mut_ptr().add(16).cast::<v128>(), high);
+            }
+        }
     }
 }
 
@@ -276,12 +420,12 @@ mod tests {
             let (x, y) = (i as u32 % w, i as u32 / w);
             let row_key = mix(frame_key ^ y.wrapping_mul(0x85eb_ca6b));
             let noise = ((mix(row_key ^ x.wrapping_mul(0x27d4_eb2d)) >> 23) as i32 | 1) - 256;
-            let offset = noise * look.grain_q12;
+            let grain = (noise * look.grain_q12 + (1 << (TINT_SHIFT - 1))) >> TINT_SHIFT;
             let vig = look.vignette_table[i] as i32;
             let rgb = [px[0] as i32, px[1] as i32, px[2] as i32];
             for (c, out) in px[..3].iter_mut().enumerate() {
-                let tinted: i32 = (0..3).map(|k| look.matrix[c][k] * rgb[k]).sum::<i32>() + offset;
-                let level = ((tinted + (1 << (TINT_SHIFT - 1))) >> TINT_SHIFT).clamp(0, 255);
+                let tinted: i32 = (0..3).map(|k| look.matrix[c][k] * rgb[k]).sum::<i32>();
+                let level = (((tinted + (1 << (TINT_SHIFT - 1))) >> TINT_SHIFT) + grain).clamp(0, 255);
                 *out = ((level * vig + (1 << (VIG_SHIFT - 1))) >> VIG_SHIFT) as u8;
             }
         }
