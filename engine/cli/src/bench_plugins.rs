@@ -46,6 +46,8 @@ struct Report {
     effect_ratio: f64,
     neutral_look_wasm_ms: f64,
     neutral_look_native_ms: f64,
+    sepia_look_wasm_fps: f64,
+    sepia_look_native_fps: f64,
     frame_copy_us: f64,
 }
 
@@ -145,6 +147,9 @@ pub fn bench_plugins(args: &PluginBenchArgs) -> anyhow::Result<ExitCode> {
     let neutral = r#"{"grain": 0, "vignette": 0, "tint": "none"}"#;
     let wasm_neutral = wasm_pass(neutral)?;
     let native_neutral = native_pass(look::Look::new(0.0, 0.0, look::Tint::None, 1, width, height));
+    // Sepia mixes the channels (a full matrix), the look's most work a pixel.
+    let wasm_sepia = wasm_pass(r#"{"tint": "sepia"}"#)?;
+    let native_sepia = native_pass(look::Look::new(0.08, 0.35, look::Tint::Sepia, 1, width, height));
 
     // What a frame's trip costs without the effect: the clone both loops pay.
     let started = Instant::now();
@@ -163,6 +168,8 @@ pub fn bench_plugins(args: &PluginBenchArgs) -> anyhow::Result<ExitCode> {
         effect_ratio: native.as_secs_f64() / wasm.as_secs_f64(),
         neutral_look_wasm_ms: ms(wasm_neutral) / args.frames.max(1) as f64,
         neutral_look_native_ms: ms(native_neutral) / args.frames.max(1) as f64,
+        sepia_look_wasm_fps: fps(wasm_sepia),
+        sepia_look_native_fps: fps(native_sepia),
         frame_copy_us: clone.as_secs_f64() * 1e6 / args.frames.max(1) as f64,
     };
     if args.json {
@@ -180,6 +187,12 @@ pub fn bench_plugins(args: &PluginBenchArgs) -> anyhow::Result<ExitCode> {
         println!(
             "neutral look (least work a frame): WASM {:.2} ms, native {:.2} ms a frame",
             report.neutral_look_wasm_ms, report.neutral_look_native_ms
+        );
+        println!(
+            "sepia look (a full colour matrix): WASM {:.1} fps, native {:.1} fps → {:.2}× native",
+            report.sepia_look_wasm_fps,
+            report.sepia_look_native_fps,
+            report.sepia_look_wasm_fps / report.sepia_look_native_fps
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -137,6 +137,12 @@ fn shared_engine() -> Result<Engine> {
                 .wasm_component_model(true)
                 .epoch_interruption(true)
                 .cranelift_opt_level(OptLevel::Speed)
+                // Relaxed SIMD (WebAssembly 3.0) lets effects use the host's native forms, such
+                // as x86's `pmulhrsw` for `i16x8.relaxed_q15mulr_s`. Its operations may differ
+                // between hosts on edge inputs (a plugin that uses them keeps its inputs away
+                // from those, as filmlook does); it is on by default, and set here so that it
+                // stays on.
+                .wasm_relaxed_simd(true)
                 // Deep recursion traps cleanly at this depth instead of taking the host's
                 // thread down.
                 .max_wasm_stack(1 << 20);

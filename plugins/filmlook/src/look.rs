@@ -142,12 +142,12 @@ impl Look {
         for (y, (row, vig_row)) in rows.enumerate() {
             let row_key = mix(frame_key ^ (y as u32).wrapping_mul(0x85eb_ca6b));
             // Pick a specialised loop once per row rather than branching per pixel.
-            // WebAssembly gets a hand-written SIMD loop for the diagonal tints (all but sepia):
-            // LLVM's autovectorised loop works in 32-bit lanes and Cranelift spills its
-            // constants, while the look's levels fit 16-bit lanes.
+            // WebAssembly gets a hand-written SIMD loop: LLVM's autovectorised loop works in
+            // 32-bit lanes and Cranelift spills its constants, while the look's levels fit
+            // 16-bit lanes.
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-            if self.diagonal && simd128::fits(&self.matrix) {
-                simd128::shade_row(row, vig_row, &self.matrix, self.grain_q12, row_key, &mut grain);
+            if simd128::fits(&self.matrix, self.diagonal) {
+                simd128::shade_row(row, vig_row, &self.matrix, self.diagonal, self.grain_q12, row_key, &mut grain);
                 continue;
             }
             match (self.diagonal, self.grain_q12 != 0) {
@@ -271,36 +271,48 @@ fn shade_row<const FULL: bool, const GRAIN: bool>(
     }
 }
 
-/// The diagonal-tint loop in WebAssembly SIMD, eight pixels at a time with every channel level
-/// in a 16-bit lane. It computes exactly what [`shade_row`] computes (the host's tests compare
-/// the plugin with this file compiled natively). Three identities make 16 bits enough, each
-/// an instance of `i16x8.q15mulr_sat(a, b) = (a * b + 2^14) >> 15`:
+/// The shading loop in WebAssembly SIMD, eight pixels at a time with every channel level in a
+/// 16-bit lane. It computes exactly what [`shade_row`] computes (the host's tests compare the
+/// plugin with this file compiled natively, bit for bit).
 ///
-/// - tint: with the factor `m = 4096 + d`, `(c * m + 2^11) >> 12` is
-///   `c + q15mulr(c, 8 * d)` (the `4096 * c` part divides exactly);
+/// The roundings are instances of `q15mulr(a, b) = (a * b + 2^14) >> 15`, which WebAssembly's
+/// relaxed SIMD has as `i16x8.relaxed_q15mulr_s` (on x86 one `pmulhrsw`). It differs from the
+/// saturating `i16x8.q15mulr_sat_s` (three instructions there) only when both operands are
+/// -32768, which none of these can be, so the result is the same on every host:
+///
+/// - a diagonal tint (warm, cool, none): with the factor `m = 4096 + d`,
+///   `(c * m + 2^11) >> 12` is `c + q15mulr(c, 8 * d)` (the `4096 * c` part divides exactly);
 /// - grain: `(noise * amplitude + 2^11) >> 12` is `q15mulr(noise, 8 * amplitude)`;
 /// - vignette: `(level * vig + 2^14) >> 15` is `q15mulr(level, vig)`.
 ///
-/// Levels are capped at 255 before the vignette; levels below 0 stay negative until the final
-/// narrowing to bytes saturates them to 0, which is the same clamp. The grain goes first, in a
-/// pass of its own over the row into a small buffer (it stays in the L1 cache), so that each
-/// loop's constants fit the sixteen vector registers Cranelift allocates.
+/// A full matrix (sepia) needs the three products summed before rounding, so it goes through
+/// 32 bits with `i32x4.dot_i16x8_s` on interleaved channels (`r g r g …` with `m0 m1 m0 m1 …`,
+/// and `b 1 b 1 …` with `m2 2^11 m2 2^11 …`). Levels are capped at 255 before the vignette;
+/// levels below 0 stay negative until the final narrowing to bytes saturates them to 0, which
+/// is the same clamp. The grain goes first, in a pass of its own over the row into a small
+/// buffer (it stays in the L1 cache), so that each loop's constants fit the sixteen vector
+/// registers Cranelift allocates.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128 {
     use core::arch::wasm32::*;
 
-    /// Whether the tint's diagonal factors fit the 16-bit form (`8 * (m - 4096)` in an `i16`);
-    /// every tint the plugin offers does.
-    pub(super) fn fits(m: &[[i32; 3]; 3]) -> bool {
-        (0..3).all(|c| (8 * (m[c][c] - 4096)).abs() <= i32::from(i16::MAX))
+    use super::TINT_SHIFT;
+
+    /// Whether the tint fits the 16-bit forms: `8 * (m - 4096)` of a diagonal, or every
+    /// coefficient of a full matrix, in an `i16`. Every tint the plugin offers does.
+    pub(super) fn fits(m: &[[i32; 3]; 3], diagonal: bool) -> bool {
+        let fits = |v: i32| v.abs() <= i32::from(i16::MAX);
+        if diagonal { (0..3).all(|c| fits(8 * (m[c][c] - 4096))) } else { m.iter().flatten().all(|&v| fits(v)) }
     }
 
-    /// Shades one row with the diagonal of `m` (which [`fits`]) and, when `grain_q12` is not 0,
-    /// the grain. `grain` is scratch space for at least the row's width.
+    /// Shades one row with the tint `m` (which [`fits`]; `diagonal` says whether only its
+    /// diagonal is used) and, when `grain_q12` is not 0, the grain. `grain` is scratch space for
+    /// at least the row's width.
     pub(super) fn shade_row(
         row: &mut [u8],
         vig_row: &[u16],
         m: &[[i32; 3]; 3],
+        diagonal: bool,
         grain_q12: i32,
         row_key: u32,
         grain: &mut [i16],
@@ -308,19 +320,30 @@ mod simd128 {
         let pixels = vig_row.len().min(row.len() / 4);
         let vector_pixels = pixels & !7;
         let (head, tail) = row[..pixels * 4].split_at_mut(vector_pixels * 4);
-        let vig_head = &vig_row[..vector_pixels];
-        if grain_q12 == 0 {
-            shade::<false>(head, vig_head, m, &[]);
-            super::shade_row::<false, false>(tail, &vig_row[vector_pixels..], m, 0, row_key, vector_pixels);
-        } else {
-            let grain = &mut grain[..vector_pixels];
+        let (vig_head, vig_tail) = vig_row.split_at(vector_pixels);
+        let grain = &mut grain[..vector_pixels];
+        if grain_q12 != 0 {
             grain_row(grain, grain_q12, row_key);
-            shade::<true>(head, vig_head, m, grain);
-            super::shade_row::<false, true>(tail, &vig_row[vector_pixels..], m, grain_q12, row_key, vector_pixels);
         }
+        // The rest of a row whose width is not a multiple of 8 goes through the portable loop.
+        let rest = |tail: &mut [u8]| match (diagonal, grain_q12 != 0) {
+            (true, false) => super::shade_row::<false, false>(tail, vig_tail, m, 0, row_key, vector_pixels),
+            (true, true) => super::shade_row::<false, true>(tail, vig_tail, m, grain_q12, row_key, vector_pixels),
+            (false, false) => super::shade_row::<true, false>(tail, vig_tail, m, 0, row_key, vector_pixels),
+            (false, true) => super::shade_row::<true, true>(tail, vig_tail, m, grain_q12, row_key, vector_pixels),
+        };
+        match (diagonal, grain_q12 != 0) {
+            (true, false) => shade::<false, false>(head, vig_head, m, grain),
+            (true, true) => shade::<false, true>(head, vig_head, m, grain),
+            (false, false) => shade::<true, false>(head, vig_head, m, grain),
+            (false, true) => shade::<true, true>(head, vig_head, m, grain),
+        }
+        rest(tail);
     }
 
     /// [`super::grain_levels`] for the first `out.len()` pixels of a row (a multiple of 8).
+    // Relaxed SIMD is enabled here and in `shade` only, for `i16x8_relaxed_q15mulr`.
+    #[target_feature(enable = "relaxed-simd")]
     fn grain_row(out: &mut [i16], grain_q12: i32, row_key: u32) {
         // The hash input of column x is `row_key ^ x * K`; `x * K` is stepped, not multiplied.
         const K: u32 = 0x27d4_eb2d;
@@ -345,19 +368,30 @@ mod simd128 {
             let noise = i16x8_sub(v128_or(bits, i16x8_splat(1)), i16x8_splat(256));
             // SAFETY: `out` is 8 i16s (16 bytes), from `chunks_exact_mut`; WebAssembly stores
             // need no alignment.
-            unsafe { v128_store(out.as_mut_ptr().cast::<v128>(), i16x8_q15mulr_sat(noise, amplitude)) };
+            unsafe { v128_store(out.as_mut_ptr().cast::<v128>(), i16x8_relaxed_q15mulr(noise, amplitude)) };
             low_keys = i32x4_add(low_keys, step);
             high_keys = i32x4_add(high_keys, step);
         }
     }
 
-    /// Shades a multiple of 8 pixels; with `GRAIN`, `grain` holds each pixel's grain (from
-    /// [`grain_row`]), otherwise it is not read.
-    #[inline(always)]
-    fn shade<const GRAIN: bool>(pixels: &mut [u8], vig: &[u16], m: &[[i32; 3]; 3], grain: &[i16]) {
-        let tint = |c: usize| i16x8_splat((8 * (m[c][c] - 4096)) as i16);
+    /// Shades a multiple of 8 pixels with the full matrix (`FULL`) or its diagonal; with
+    /// `GRAIN`, `grain` holds each pixel's grain (from [`grain_row`]), otherwise it is not read.
+    #[target_feature(enable = "relaxed-simd")]
+    fn shade<const FULL: bool, const GRAIN: bool>(pixels: &mut [u8], vig: &[u16], m: &[[i32; 3]; 3], grain: &[i16]) {
+        let half = 1 << (TINT_SHIFT - 1);
+        // Diagonal: `8 * d` per channel. Full: per output channel, the (m0, m1) and (m2, half)
+        // pairs for the dot products.
+        let tint = |c: usize| {
+            if FULL {
+                let (m0, m1, m2) = (m[c][0] as i16, m[c][1] as i16, m[c][2] as i16);
+                (i16x8(m0, m1, m0, m1, m0, m1, m0, m1), i16x8(m2, half, m2, half, m2, half, m2, half))
+            } else {
+                (i16x8_splat((8 * (m[c][c] - 4096)) as i16), i16x8_splat(0))
+            }
+        };
         let (tint_r, tint_g, tint_b) = (tint(0), tint(1), tint(2));
         let top = i16x8_splat(255);
+        let ones = i16x8_splat(1);
         for (i, (px, vig)) in pixels.chunks_exact_mut(32).zip(vig.chunks_exact(8)).enumerate() {
             // SAFETY: `px` is 32 bytes and `vig` 8 u16s, from `chunks_exact`, and `grain` (when
             // read) has 8 i16s from `8 * i` on, as it is as long as `vig`; WebAssembly loads need
@@ -373,15 +407,25 @@ mod simd128 {
             // Planes of the eight pixels: r0..r7 g0..g7 and b0..b7 a0..a7.
             let rg = i8x16_shuffle::<0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29>(low, high);
             let ba = i8x16_shuffle::<2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31>(low, high);
-            let shade = |c: v128, tint: v128| {
-                let level = i16x8_add(i16x8_add(c, i16x8_q15mulr_sat(c, tint)), grain);
-                i16x8_q15mulr_sat(i16x8_min(level, top), factors)
+            let (r, g, b) = (u16x8_extend_low_u8x16(rg), u16x8_extend_high_u8x16(rg), u16x8_extend_low_u8x16(ba));
+            // Interleaved channels for the full matrix (unused, and so dropped, for a diagonal).
+            let rg_low = i8x16_shuffle::<0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23>(r, g);
+            let rg_high = i8x16_shuffle::<8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31>(r, g);
+            let b1_low = i8x16_shuffle::<0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23>(b, ones);
+            let b1_high = i8x16_shuffle::<8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31>(b, ones);
+            let shade = |c: v128, (t0, t1): (v128, v128)| {
+                let tinted = if FULL {
+                    let sum = |rg: v128, b1: v128| {
+                        i32x4_shr(i32x4_add(i32x4_dot_i16x8(rg, t0), i32x4_dot_i16x8(b1, t1)), TINT_SHIFT)
+                    };
+                    i16x8_narrow_i32x4(sum(rg_low, b1_low), sum(rg_high, b1_high))
+                } else {
+                    i16x8_add(c, i16x8_relaxed_q15mulr(c, t0))
+                };
+                i16x8_relaxed_q15mulr(i16x8_min(i16x8_add(tinted, grain), top), factors)
             };
-            let r = shade(u16x8_extend_low_u8x16(rg), tint_r);
-            let g = shade(u16x8_extend_high_u8x16(rg), tint_g);
-            let b = shade(u16x8_extend_low_u8x16(ba), tint_b);
-            let rg = u8x16_narrow_i16x8(r, g);
-            let ba = u8x16_narrow_i16x8(b, u16x8_extend_high_u8x16(ba));
+            let rg = u8x16_narrow_i16x8(shade(r, tint_r), shade(g, tint_g));
+            let ba = u8x16_narrow_i16x8(shade(b, tint_b), u16x8_extend_high_u8x16(ba));
             let low = i8x16_shuffle::<0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27>(rg, ba);
             let high = i8x16_shuffle::<4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31>(rg, ba);
             // SAFETY: as for the loads.
