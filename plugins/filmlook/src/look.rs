@@ -141,7 +141,6 @@ impl Look {
         let rows = rgba.chunks_exact_mut(w * 4).zip(table.chunks_exact(w));
         for (y, (row, vig_row)) in rows.enumerate() {
             let row_key = mix(frame_key ^ (y as u32).wrapping_mul(0x85eb_ca6b));
-            // Pick a specialised loop once per row rather than branching per pixel.
             // WebAssembly gets a hand-written SIMD loop: LLVM's autovectorised loop works in
             // 32-bit lanes and Cranelift spills its constants, while the look's levels fit
             // 16-bit lanes.
@@ -150,13 +149,27 @@ impl Look {
                 simd128::shade_row(row, vig_row, &self.matrix, self.diagonal, self.grain_q12, row_key, &mut grain);
                 continue;
             }
-            match (self.diagonal, self.grain_q12 != 0) {
-                (true, false) => shade_row::<false, false>(row, vig_row, &self.matrix, 0, row_key, 0),
-                (true, true) => shade_row::<false, true>(row, vig_row, &self.matrix, self.grain_q12, row_key, 0),
-                (false, false) => shade_row::<true, false>(row, vig_row, &self.matrix, 0, row_key, 0),
-                (false, true) => shade_row::<true, true>(row, vig_row, &self.matrix, self.grain_q12, row_key, 0),
-            }
+            portable_row(row, vig_row, &self.matrix, self.diagonal, self.grain_q12, row_key, 0);
         }
+    }
+}
+
+/// Shades a row (or its end, from column `first_x`) with the portable loop, specialised for the
+/// tint's shape and the grain once per row rather than branching per pixel.
+fn portable_row(
+    row: &mut [u8],
+    vig_row: &[u16],
+    m: &[[i32; 3]; 3],
+    diagonal: bool,
+    grain_q12: i32,
+    row_key: u32,
+    first_x: usize,
+) {
+    match (diagonal, grain_q12 != 0) {
+        (true, false) => shade_row::<false, false>(row, vig_row, m, 0, row_key, first_x),
+        (true, true) => shade_row::<false, true>(row, vig_row, m, grain_q12, row_key, first_x),
+        (false, false) => shade_row::<true, false>(row, vig_row, m, 0, row_key, first_x),
+        (false, true) => shade_row::<true, true>(row, vig_row, m, grain_q12, row_key, first_x),
     }
 }
 
@@ -325,20 +338,14 @@ mod simd128 {
         if grain_q12 != 0 {
             grain_row(grain, grain_q12, row_key);
         }
-        // The rest of a row whose width is not a multiple of 8 goes through the portable loop.
-        let rest = |tail: &mut [u8]| match (diagonal, grain_q12 != 0) {
-            (true, false) => super::shade_row::<false, false>(tail, vig_tail, m, 0, row_key, vector_pixels),
-            (true, true) => super::shade_row::<false, true>(tail, vig_tail, m, grain_q12, row_key, vector_pixels),
-            (false, false) => super::shade_row::<true, false>(tail, vig_tail, m, 0, row_key, vector_pixels),
-            (false, true) => super::shade_row::<true, true>(tail, vig_tail, m, grain_q12, row_key, vector_pixels),
-        };
         match (diagonal, grain_q12 != 0) {
             (true, false) => shade::<false, false>(head, vig_head, m, grain),
             (true, true) => shade::<false, true>(head, vig_head, m, grain),
             (false, false) => shade::<true, false>(head, vig_head, m, grain),
             (false, true) => shade::<true, true>(head, vig_head, m, grain),
         }
-        rest(tail);
+        // The rest of a row whose width is not a multiple of 8 goes through the portable loop.
+        super::portable_row(tail, vig_tail, m, diagonal, grain_q12, row_key, vector_pixels);
     }
 
     /// [`super::grain_levels`] for the first `out.len()` pixels of a row (a multiple of 8).
