@@ -471,13 +471,7 @@ async fn the_effect_plugin_applies_to_a_video_and_computes_exactly_what_native_c
     native.prepare(&shape).unwrap();
     let mut seed = 7u32;
     for i in 0..5 {
-        let data: Vec<u8> = (0..96 * 64 * 4)
-            .map(|_| {
-                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (seed >> 24) as u8
-            })
-            .collect();
-        let frame = reelflow_media::RgbaFrame { width: 96, height: 64, data };
+        let frame = noise_frame(96, 64, &mut seed);
         let t = f64::from(i) / 25.0;
         let from_wasm = session.apply(frame.clone(), t).unwrap();
         let from_native = native.apply(frame.clone(), t).unwrap();
@@ -519,10 +513,10 @@ fn noise_frame(width: u32, height: u32, seed: &mut u32) -> reelflow_media::RgbaF
 
 #[test]
 fn every_look_in_webassembly_matches_native_code_bit_for_bit() {
-    // The plugin's WebAssembly build shades diagonal tints with a hand-written SIMD loop (eight
-    // pixels at a time, a scalar loop for the rest of a row); the native build runs the portable
-    // loop. Widths that are not multiples of 8 exercise the row ends, strong grain and vignette
-    // the clamps, and sepia the portable loop inside the plugin.
+    // The plugin's WebAssembly build shades with a hand-written SIMD loop (eight pixels at a
+    // time in 16-bit lanes, the portable loop for the rest of a row); the native build runs the
+    // portable loop throughout. Widths that are not multiples of 8 exercise the row ends, strong
+    // grain and vignette the clamps, sepia the full colour matrix, and `none` the identity.
     let (host, _) = host_with(settings());
     let filmlook = host.plugins().iter().find(|p| p.name() == "filmlook").unwrap();
     let looks = [
