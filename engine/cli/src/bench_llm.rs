@@ -115,11 +115,19 @@ async fn bench_mistralrs(args: &LlmBenchArgs) -> anyhow::Result<(EngineResult, P
         };
         let t0 = Instant::now();
         let mut first = None;
-        let out = generate(&lease, &request, llm.metrics(), &CancellationToken::new(), |_, n| {
-            if n == 1 {
-                first = Some(t0.elapsed().as_secs_f64());
-            }
-        })
+        // Like llama.cpp's time to the first token, this one includes tokenizing the prompt.
+        let out = generate(
+            &lease,
+            &request,
+            llm.metrics(),
+            &CancellationToken::new(),
+            |_, _| {},
+            |_, n| {
+                if n == 1 {
+                    first = Some(t0.elapsed().as_secs_f64());
+                }
+            },
+        )
         .await?;
         let total = t0.elapsed().as_secs_f64();
         let ttft = first.context("no token was generated")?;

@@ -1,6 +1,6 @@
 //! One generation: messages in, text out, streamed token by token and cancellable.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use either::Either;
 use mistralrs::{Constraint, RequestBuilder, Response, TextMessageRole, TextMessages};
@@ -83,14 +83,25 @@ pub struct ChatOutput {
     pub quant: String,
 }
 
-/// Runs one generation on a leased model. `on_token` sees the text so far and the number
-/// of tokens generated, once per streamed chunk. Cancelling `cancel` drops the stream, and
-/// mistral.rs stops the sequence at its next step.
+/// How often a generation reports that it is still reading its prompt.
+pub const PROMPT_HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// Runs one generation on a leased model.
+///
+/// - `on_prompt` sees the prompt's length in tokens and how long the model has been reading
+///   it: once when the request starts (with zero), then every [`PROMPT_HEARTBEAT`] until the
+///   first token. On a CPU a long prompt takes minutes before any token, and a run should not
+///   look stalled meanwhile.
+/// - `on_token` sees the text so far and the number of tokens generated, once per streamed
+///   chunk.
+///
+/// Cancelling `cancel` drops the stream, and mistral.rs stops the sequence at its next step.
 pub async fn generate(
     model: &ModelLease,
     request: &ChatRequest,
     metrics: &LlmMetrics,
     cancel: &CancellationToken,
+    mut on_prompt: impl FnMut(usize, Duration),
     mut on_token: impl FnMut(&str, usize),
 ) -> Result<ChatOutput, LlmError> {
     if request.messages.is_empty() {
@@ -105,8 +116,11 @@ pub async fn generate(
         builder = builder.set_constraint(Constraint::JsonSchema(schema.clone()));
     }
 
+    let prompt_tokens = prompt_tokens(model, &request.messages).await;
+    on_prompt(prompt_tokens, Duration::ZERO);
     let started = Instant::now();
     let mut first_token_at: Option<Instant> = None;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + PROMPT_HEARTBEAT, PROMPT_HEARTBEAT);
     let mut stream = tokio::select! {
         biased;
         _ = cancel.cancelled() => return Err(LlmError::Cancelled),
@@ -119,6 +133,11 @@ pub async fn generate(
             biased;
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
             r = stream.next() => r,
+            // `next` only waits on a channel, so dropping it for a heartbeat loses nothing.
+            _ = heartbeat.tick(), if first_token_at.is_none() => {
+                on_prompt(prompt_tokens, started.elapsed());
+                continue;
+            }
         };
         let Some(response) = response else {
             if text.is_empty() {
@@ -127,7 +146,7 @@ pub async fn generate(
             // mistral.rs 0.8.1 sends no final chunk when the last token ends inside a
             // multi-byte character (its delta is held back as incomplete UTF-8), which is
             // how a CJK answer that runs into max_tokens ends: report it as cut off.
-            let usage = measured_usage(model, request, tokens, started, first_token_at).await;
+            let usage = measured_usage(prompt_tokens, tokens, started, first_token_at);
             return Ok(finished(model, metrics, text, "length", usage));
         };
         match response {
@@ -148,7 +167,7 @@ pub async fn generate(
                 // max_tokens: stop here (dropping the stream cancels the sequence).
                 if request.json_schema.is_some() && json_complete(&text) {
                     drop(stream);
-                    let usage = measured_usage(model, request, tokens, started, first_token_at).await;
+                    let usage = measured_usage(prompt_tokens, tokens, started, first_token_at);
                     return Ok(finished(model, metrics, text, "stop", usage));
                 }
             }
@@ -178,21 +197,19 @@ fn json_complete(text: &str) -> bool {
         && serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok()
 }
 
-/// Usage of a generation stopped before the engine reported it: the prompt is counted by
-/// tokenizing it through the chat template, the times are measured here.
-async fn measured_usage(
-    model: &ModelLease,
-    request: &ChatRequest,
-    tokens: usize,
-    started: Instant,
-    first_token_at: Option<Instant>,
-) -> Usage {
-    let mut messages = TextMessages::new();
-    for m in &request.messages {
-        messages = messages.add_message(role_of(m.role), &m.content);
+/// The prompt's length in tokens, chat template included, as the model will read it (0 if the
+/// tokenizer fails, which only makes progress and usage less informative).
+async fn prompt_tokens(model: &ModelLease, messages: &[Message]) -> usize {
+    let mut text = TextMessages::new();
+    for m in messages {
+        text = text.add_message(role_of(m.role), &m.content);
     }
-    let prompt_tokens =
-        model.model.tokenize(Either::Left(messages), None, true, true, None).await.map_or(0, |t| t.len());
+    model.model.tokenize(Either::Left(text), None, true, true, None).await.map_or(0, |t| t.len())
+}
+
+/// Usage of a generation stopped before the engine reported it: the prompt as counted before
+/// the request, the times measured here.
+fn measured_usage(prompt_tokens: usize, tokens: usize, started: Instant, first_token_at: Option<Instant>) -> Usage {
     let first = first_token_at.unwrap_or_else(Instant::now);
     let prompt_seconds = first.duration_since(started).as_secs_f64();
     let decode_seconds = first.elapsed().as_secs_f64();

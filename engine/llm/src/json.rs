@@ -28,7 +28,9 @@ pub struct JsonOutput {
 }
 
 /// Generates JSON valid against `schema`. The schema is also shown to the model in the
-/// system prompt, so field names and descriptions guide what it writes.
+/// system prompt, so field names and descriptions guide what it writes. `on_prompt` and
+/// `on_token` report as in [`generate`], for each attempt.
+#[allow(clippy::too_many_arguments, reason = "the request's three parts, then generate's own four and its two reports")]
 pub async fn generate_json(
     model: &ModelLease,
     messages: &[Message],
@@ -36,6 +38,7 @@ pub async fn generate_json(
     schema: &serde_json::Value,
     metrics: &LlmMetrics,
     cancel: &CancellationToken,
+    mut on_prompt: impl FnMut(usize, std::time::Duration),
     mut on_token: impl FnMut(&str, usize),
 ) -> Result<JsonOutput, LlmError> {
     let validator =
@@ -50,7 +53,7 @@ pub async fn generate_json(
             sampling: sampling.clone(),
             json_schema: Some(grammar.clone()),
         };
-        let output: ChatOutput = generate(model, &request, metrics, cancel, &mut on_token).await?;
+        let output: ChatOutput = generate(model, &request, metrics, cancel, &mut on_prompt, &mut on_token).await?;
         add_usage(&mut usage, &output.usage);
         let accept = |value: serde_json::Value, text: String, salvaged: bool, usage: Usage| JsonOutput {
             value,

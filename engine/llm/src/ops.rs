@@ -1,6 +1,7 @@
 //! The workflow ops `llm.chat` and `llm.json`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use reelflow_core::{
@@ -9,10 +10,10 @@ use reelflow_core::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::Llm;
 use crate::chat::{ChatRequest, Message, Role, Sampling, generate};
 use crate::json::generate_json;
 use crate::registry::ModelSelector;
+use crate::{Llm, ModelLease};
 
 /// Registers `llm.chat` and `llm.json`, both served by `llm`'s model pool.
 pub fn register(reg: &mut Registry, llm: Arc<Llm>) -> reelflow_core::Result<()> {
@@ -113,6 +114,20 @@ fn conversation(params: &LlmParams, inputs: &NodeInputs) -> Result<Vec<Message>,
     Ok(messages)
 }
 
+/// Progress while the model reads the prompt (before any token): its size, then how long it
+/// has been reading. The first report also says which model is answering.
+fn report_prompt<'a>(ctx: &'a NodeCtx, lease: &ModelLease) -> impl FnMut(usize, Duration) + 'a {
+    let model = format!("{} ({})", lease.id, lease.quant);
+    move |tokens: usize, reading: Duration| {
+        let message = if reading.is_zero() {
+            format!("{model} ready; reading the prompt ({tokens} tokens)")
+        } else {
+            format!("reading the prompt ({tokens} tokens): {} s", reading.as_secs())
+        };
+        ctx.progress(0.0, message);
+    }
+}
+
 /// Progress as tokens / max_tokens, with the tail of the text so far as the message.
 fn report_progress(ctx: &NodeCtx, max_tokens: usize) -> impl FnMut(&str, usize) + '_ {
     move |text: &str, tokens: usize| {
@@ -163,10 +178,16 @@ impl Node for ChatOp {
         let sampling = params.sampling(DEFAULT_MAX_TOKENS);
         let max_tokens = sampling.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
         let lease = self.llm.lease(&params.selector()).await?;
-        ctx.progress(0.0, format!("{} ({}) ready", lease.id, lease.quant));
         let request = ChatRequest { messages, sampling, json_schema: None };
-        let out = generate(&lease, &request, self.llm.metrics(), &ctx.cancel_token(), report_progress(ctx, max_tokens))
-            .await?;
+        let out = generate(
+            &lease,
+            &request,
+            self.llm.metrics(),
+            &ctx.cancel_token(),
+            report_prompt(ctx, &lease),
+            report_progress(ctx, max_tokens),
+        )
+        .await?;
         ctx.progress(1.0, out.text.clone());
         let mut outputs = Outputs::default();
         outputs.insert("text".into(), Value::String(out.text.clone()));
@@ -218,7 +239,6 @@ impl Node for JsonOp {
         let sampling = params.sampling(DEFAULT_MAX_TOKENS * 2);
         let max_tokens = sampling.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS * 2);
         let lease = self.llm.lease(&params.selector()).await?;
-        ctx.progress(0.0, format!("{} ({}) ready", lease.id, lease.quant));
         let out = generate_json(
             &lease,
             &messages,
@@ -226,6 +246,7 @@ impl Node for JsonOp {
             &schema,
             self.llm.metrics(),
             &ctx.cancel_token(),
+            report_prompt(ctx, &lease),
             report_progress(ctx, max_tokens),
         )
         .await?;

@@ -68,9 +68,14 @@ async fn a_chat_completes_with_token_counts() {
         json_schema: None,
     };
     let mut streamed = Vec::new();
-    let out = generate(&lease, &request, llm.metrics(), &CancellationToken::new(), |text, n| {
-        streamed.push((text.to_string(), n))
-    })
+    let out = generate(
+        &lease,
+        &request,
+        llm.metrics(),
+        &CancellationToken::new(),
+        |_, _| {},
+        |text, n| streamed.push((text.to_string(), n)),
+    )
     .await
     .expect("generation");
     assert!(!out.text.trim().is_empty(), "an answer");
@@ -132,6 +137,7 @@ async fn json_output_is_valid_against_many_random_schemas() {
             llm.metrics(),
             &CancellationToken::new(),
             |_, _| {},
+            |_, _| {},
         )
         .await
         .unwrap_or_else(|e| panic!("case {case}: {e}\nschema: {schema}"));
@@ -149,14 +155,77 @@ async fn json_output_is_valid_against_many_random_schemas() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_prompt_is_reported_before_the_first_token() {
+    // On a CPU a long prompt is read for seconds to minutes before any token: a run reports
+    // the prompt's size at once and then how long it has been reading, never after a token.
+    let llm = shared();
+    let lease = llm.lease(&smollm2()).await.expect("SmolLM2 loads");
+    let story = "The ferry left the harbour at dawn while the gulls circled the mast. ".repeat(40);
+    let request = ChatRequest {
+        messages: user(&format!("{story}\nIn one word, what left the harbour?")),
+        sampling: greedy(4),
+        json_schema: None,
+    };
+    #[derive(Debug)]
+    enum Report {
+        Prompt(usize, std::time::Duration),
+        Token(usize),
+    }
+    let reports = std::sync::Mutex::new(Vec::new());
+    let out = generate(
+        &lease,
+        &request,
+        llm.metrics(),
+        &CancellationToken::new(),
+        |tokens, reading| reports.lock().unwrap().push(Report::Prompt(tokens, reading)),
+        |_, n| reports.lock().unwrap().push(Report::Token(n)),
+    )
+    .await
+    .expect("generation");
+    let reports = reports.into_inner().unwrap();
+    let first_token = reports.iter().position(|r| matches!(r, Report::Token(_))).expect("tokens streamed");
+    assert!(
+        matches!(reports[0], Report::Prompt(tokens, reading) if tokens == out.usage.prompt_tokens && reading.is_zero()),
+        "the first report is the prompt's size, {} tokens: {reports:?}",
+        out.usage.prompt_tokens
+    );
+    assert!(out.usage.prompt_tokens > 500, "a long prompt: {:?}", out.usage);
+    let counts: Vec<usize> = reports[first_token..]
+        .iter()
+        .map(|r| match r {
+            Report::Token(n) => *n,
+            Report::Prompt(..) => panic!("a prompt report after the first token: {reports:?}"),
+        })
+        .collect();
+    assert_eq!(counts, (1..=counts.len()).collect::<Vec<_>>(), "one report per token, in order");
+    let readings: Vec<_> = reports[..first_token]
+        .iter()
+        .map(|r| match r {
+            Report::Prompt(_, reading) => *reading,
+            Report::Token(_) => unreachable!(),
+        })
+        .collect();
+    eprintln!("{} prompt tokens; reported reading at {readings:?}", out.usage.prompt_tokens);
+    assert!(readings.windows(2).all(|w| w[0] < w[1]), "reading time only grows: {readings:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_invalid_schema_is_refused_before_generating() {
     let llm = shared();
     let lease = llm.lease(&smollm2()).await.expect("SmolLM2 loads");
     let schema = json!({"type": "object", "properties": {"a": {"type": "not-a-type"}}});
-    let err =
-        generate_json(&lease, &user("hi"), &greedy(10), &schema, llm.metrics(), &CancellationToken::new(), |_, _| {})
-            .await
-            .expect_err("invalid schema");
+    let err = generate_json(
+        &lease,
+        &user("hi"),
+        &greedy(10),
+        &schema,
+        llm.metrics(),
+        &CancellationToken::new(),
+        |_, _| {},
+        |_, _| {},
+    )
+    .await
+    .expect_err("invalid schema");
     assert!(matches!(err, LlmError::Request(ref m) if m.contains("JSON Schema")), "{err}");
 }
 
@@ -172,20 +241,28 @@ async fn cancelling_stops_generation_and_the_model_keeps_serving() {
     };
     let mut tokens_seen = 0;
     let trigger = cancel.clone();
-    let err = generate(&lease, &request, llm.metrics(), &cancel, |_, n| {
-        tokens_seen = n;
-        if n == 5 {
-            trigger.cancel();
-        }
-    })
+    let err = generate(
+        &lease,
+        &request,
+        llm.metrics(),
+        &cancel,
+        |_, _| {},
+        |_, n| {
+            tokens_seen = n;
+            if n == 5 {
+                trigger.cancel();
+            }
+        },
+    )
     .await
     .expect_err("cancelled");
     assert!(matches!(err, LlmError::Cancelled), "{err}");
     assert!(tokens_seen < 4000, "stopped early, after {tokens_seen} tokens");
     // The engine dropped the sequence: the same model answers the next request.
     let next = ChatRequest { messages: user("Say hello."), sampling: greedy(8), json_schema: None };
-    let out =
-        generate(&lease, &next, llm.metrics(), &CancellationToken::new(), |_, _| {}).await.expect("still serving");
+    let out = generate(&lease, &next, llm.metrics(), &CancellationToken::new(), |_, _| {}, |_, _| {})
+        .await
+        .expect("still serving");
     assert!(out.usage.completion_tokens >= 1);
 }
 
@@ -291,6 +368,7 @@ async fn the_pool_unloads_idle_models_lru_and_never_those_in_use() {
         &ChatRequest { messages: user("Hi!"), sampling: greedy(4), json_schema: None },
         llm.metrics(),
         &CancellationToken::new(),
+        |_, _| {},
         |_, _| {},
     )
     .await
