@@ -32,7 +32,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reelflow_core::ErrorKind;
+use reelflow_core::{ErrorKind, Event, EventKind};
 use reelflow_llm::{LlmError, ModelSelector};
 use reelflow_store::{RunFilter, RunRecord, RunState};
 use serde::{Deserialize, Serialize};
@@ -559,6 +559,20 @@ fn stage_message(node: &str) -> &'static str {
     }
 }
 
+/// How many of a run's latest events `/status` looks through for the planner's own progress.
+const RECENT_EVENTS: u32 = 64;
+
+/// What the planner last said while reading its prompt (`reading the prompt (N tokens): T s`):
+/// on a CPU that takes minutes in which nothing else about the task changes. `None` once it
+/// writes, whose progress messages are the answer's text.
+fn prompt_reading(events: &[Event], node: &str) -> Option<String> {
+    let message = events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::NodeProgress { node: n, message, .. } if n == node => Some(message),
+        _ => None,
+    })?;
+    message.find("reading the prompt").map(|at| message[at..].to_string())
+}
+
 /// `GET /api/v1/status?task_id=…`.
 pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>) -> Result<Response, ClipError> {
     let task = q.task_id.filter(|t| !t.is_empty()).ok_or_else(|| ClipError::new(1001, "task_id is required"))?;
@@ -572,9 +586,18 @@ pub async fn status(State(state): State<AppState>, Query(q): Query<StatusQuery>)
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     let elapsed = run.started_at.map_or(0.0, |s| (run.finished_at.unwrap_or(now_ms).saturating_sub(s)) as f64 / 1000.0);
     let running = view.nodes.iter().find(|(_, n)| n.state == "running").map(|(id, _)| id.as_str());
+    let mut stage = stage_message(running.unwrap_or("")).to_string();
+    if running == Some("plan") {
+        let last = state.store().last_event_seq(&id).await?;
+        let recent =
+            state.store().events_after(&id, last.saturating_sub(u64::from(RECENT_EVENTS)), RECENT_EVENTS).await?;
+        if let Some(reading) = prompt_reading(&recent, "plan") {
+            stage = format!("{stage} — {reading}");
+        }
+    }
     let (status, message) = match run.status {
         RunState::Queued => ("pending", "Waiting for a free worker".to_string()),
-        RunState::Running => ("processing", stage_message(running.unwrap_or("")).to_string()),
+        RunState::Running => ("processing", stage),
         RunState::Succeeded => ("success", "Clip generated successfully".to_string()),
         _ => ("failed", failure_of(&run).1),
     };
@@ -664,4 +687,38 @@ pub async fn monitoring_metrics(
         },
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(seq: u64, node: &str, message: &str) -> Event {
+        Event {
+            seq,
+            at_ms: seq,
+            run_id: "r".into(),
+            kind: EventKind::NodeProgress { node: node.into(), fraction: 0.0, message: message.into() },
+        }
+    }
+
+    #[test]
+    fn status_shows_how_long_the_planner_has_been_reading_its_prompt() {
+        let ready = progress(1, "plan", "smollm2-135m-instruct (Q8_0) ready; reading the prompt (5120 tokens)");
+        assert_eq!(
+            prompt_reading(std::slice::from_ref(&ready), "plan").as_deref(),
+            Some("reading the prompt (5120 tokens)")
+        );
+        // The latest report of that node counts, whatever other nodes said after it.
+        let later = progress(2, "plan", "reading the prompt (5120 tokens): 84 s");
+        let other = progress(3, "silences", "reading the prompt of something else");
+        assert_eq!(
+            prompt_reading(&[ready.clone(), later.clone(), other], "plan").as_deref(),
+            Some("reading the prompt (5120 tokens): 84 s")
+        );
+        // Once tokens flow, the messages are the answer's text: nothing is added.
+        let writing = progress(4, "plan", "{\"moments\":[{\"first\":3");
+        assert_eq!(prompt_reading(&[ready, later, writing], "plan"), None);
+        assert_eq!(prompt_reading(&[], "plan"), None);
+    }
 }
