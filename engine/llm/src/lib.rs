@@ -28,7 +28,7 @@ pub use error::LlmError;
 pub use json::{JsonOutput, generate_json};
 pub use manifest::{ActiveModels, LanguageModel, Manifest, ModelEntry, QuantFile, Task};
 pub use metrics::LlmMetrics;
-pub use ops::register;
+pub use ops::{READING_PROMPT, register};
 pub use pool::{LoadedModel, ModelLease, ModelPool, PoolEntry};
 pub use registry::{
     ACTIVE_CONFIG, DEFAULT_ACTIVE_FILE, FileProblem, LevelStatus, MANIFEST_FILE, ModelRegistry, ModelSelector,

@@ -114,15 +114,19 @@ fn conversation(params: &LlmParams, inputs: &NodeInputs) -> Result<Vec<Message>,
     Ok(messages)
 }
 
+/// How the progress messages of `llm.chat` and `llm.json` begin while the model reads the
+/// prompt (before any token); adapters look for it to show that phase.
+pub const READING_PROMPT: &str = "reading the prompt";
+
 /// Progress while the model reads the prompt (before any token): its size, then how long it
 /// has been reading. The first report also says which model is answering.
 fn report_prompt<'a>(ctx: &'a NodeCtx, lease: &ModelLease) -> impl FnMut(usize, Duration) + 'a {
     let model = format!("{} ({})", lease.id, lease.quant);
     move |tokens: usize, reading: Duration| {
         let message = if reading.is_zero() {
-            format!("{model} ready; reading the prompt ({tokens} tokens)")
+            format!("{model} ready; {READING_PROMPT} ({tokens} tokens)")
         } else {
-            format!("reading the prompt ({tokens} tokens): {} s", reading.as_secs())
+            format!("{READING_PROMPT} ({tokens} tokens): {} s", reading.as_secs())
         };
         ctx.progress(0.0, message);
     }

@@ -33,7 +33,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reelflow_core::{ErrorKind, Event, EventKind};
-use reelflow_llm::{LlmError, ModelSelector};
+use reelflow_llm::{LlmError, ModelSelector, READING_PROMPT};
 use reelflow_store::{RunFilter, RunRecord, RunState};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -570,7 +570,7 @@ fn prompt_reading(events: &[Event], node: &str) -> Option<String> {
         EventKind::NodeProgress { node: n, message, .. } if n == node => Some(message),
         _ => None,
     })?;
-    message.find("reading the prompt").map(|at| message[at..].to_string())
+    message.find(READING_PROMPT).map(|at| message[at..].to_string())
 }
 
 /// `GET /api/v1/status?task_id=…`.
