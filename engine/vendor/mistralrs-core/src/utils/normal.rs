@@ -123,6 +123,12 @@ fn determine_auto_dtype_all(devices: &[&Device]) -> candle_core::Result<DType> {
     return Ok(DType::BF16);
     #[cfg(not(feature = "accelerate"))]
     {
+        // Reelflow: on the CPU, f32. candle has no bf16/f16 arithmetic on x86 (each op
+        // converts to f32 and back), Reelflow's attention kernel is f32, and GGUF weights stay
+        // quantized whatever this is, so f32 costs only activation memory.
+        if !devices.is_empty() && devices.iter().all(|device| device.is_cpu()) {
+            return Ok(DType::F32);
+        }
         let dev_dtypes = get_dtypes();
         for dtype in get_dtypes_non_cuda()
             .iter()

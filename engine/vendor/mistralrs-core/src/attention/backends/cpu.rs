@@ -278,6 +278,126 @@ impl UpcastF32 for bf16 {
     }
 }
 
+// ---- Reelflow: f32 attention through `reelflow_llm_kernels::attention` -------------------
+// The kernels below compute each score with a scalar dot product, which does not vectorise,
+// and run on a rayon pool of their own beside candle's. For f32 (what the CPU runs) the
+// vectorised kernel in reelflow-llm-kernels takes over; every other case keeps upstream's code.
+
+/// A mask tensor read a row of keys at a time, with upstream's broadcasting rules.
+struct ReelflowMaskRows<'a> {
+    data: &'a [f32],
+    dims: Vec<usize>,
+    b: usize,
+    h: usize,
+    kv_len: usize,
+}
+
+impl reelflow_llm_kernels::Mask for ReelflowMaskRows<'_> {
+    fn row(&self, batch: usize, head: usize, q_pos: usize) -> &[f32] {
+        let start = mask_offset(&self.dims, self.b, self.h, batch, head, q_pos, 0).unwrap_or(0);
+        &self.data[start..start + self.kv_len]
+    }
+}
+
+fn reelflow_operand<'a>(
+    storage: &'a Storage,
+    layout: &candle_core::Layout,
+) -> Option<reelflow_llm_kernels::Operand<'a>> {
+    let Storage::Cpu(cpu) = storage else {
+        return None;
+    };
+    let stride = layout.stride();
+    if stride.len() != 4 || stride[3] != 1 {
+        return None;
+    }
+    let data = cpu.as_slice::<f32>().ok()?;
+    Some(reelflow_llm_kernels::Operand {
+        data: data.get(layout.start_offset()..)?,
+        strides: reelflow_llm_kernels::Strides {
+            batch: stride[0],
+            position: stride[1],
+            head: stride[2],
+        },
+    })
+}
+
+/// `Some(output)` when the f32 kernel handles the case, `None` to fall back.
+fn reelflow_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    sdpa_params: &SdpaParams,
+) -> Result<Option<Tensor>> {
+    let (b, q_len, h, d) = q.dims4()?;
+    let (_, kv_len, kv_heads, _) = k.dims4()?;
+    if v.dims4()? != (b, kv_len, kv_heads, d) || k.dims4()?.3 != d {
+        return Ok(None);
+    }
+    let (q_guard, q_layout) = q.storage_and_layout();
+    let (k_guard, k_layout) = k.storage_and_layout();
+    let (v_guard, v_layout) = v.storage_and_layout();
+    let (Some(q_op), Some(k_op), Some(v_op)) = (
+        reelflow_operand(&q_guard, q_layout),
+        reelflow_operand(&k_guard, k_layout),
+        reelflow_operand(&v_guard, v_layout),
+    ) else {
+        return Ok(None);
+    };
+    let mask_guard = mask.map(|mask| mask.storage_and_layout());
+    let mask_rows = match (mask, &mask_guard) {
+        (Some(mask), Some((guard, layout))) => {
+            let dims = mask.dims().to_vec();
+            let Storage::Cpu(cpu) = &**guard else {
+                return Ok(None);
+            };
+            let Ok(data) = cpu.as_slice::<f32>() else {
+                return Ok(None);
+            };
+            let usable = layout.is_contiguous()
+                && dims.last() == Some(&kv_len)
+                && dims.iter().all(|&dim| dim > 0)
+                && data.len() >= layout.start_offset() + dims.iter().product::<usize>();
+            if !usable {
+                return Ok(None);
+            }
+            Some(ReelflowMaskRows {
+                data: &data[layout.start_offset()..],
+                dims,
+                b,
+                h,
+                kv_len,
+            })
+        }
+        _ => None,
+    };
+    let shape = reelflow_llm_kernels::Shape {
+        batch: b,
+        q_len,
+        kv_len,
+        heads: h,
+        kv_heads,
+        head_dim: d,
+    };
+    let scaling = reelflow_llm_kernels::Scaling {
+        scale: sdpa_params.softmax_scale,
+        softcap: sdpa_params.softcap.filter(|cap| *cap != 0.0),
+    };
+    let out = reelflow_llm_kernels::attention(
+        q_op,
+        k_op,
+        v_op,
+        shape,
+        scaling,
+        mask_rows
+            .as_ref()
+            .map(|rows| rows as &dyn reelflow_llm_kernels::Mask),
+    )
+    .map_err(|error| candle_core::Error::Msg(error.to_string()))?;
+    Tensor::from_vec(out, (b, h, q_len, d), &Device::Cpu).map(Some)
+}
+// ---- end of Reelflow's change ----------------------------------------------------------
+
 pub fn run_flash_attn_cpu<T>(
     q: &Tensor,
     k: &Tensor,
@@ -288,6 +408,12 @@ pub fn run_flash_attn_cpu<T>(
 where
     T: WithDType + Sum + num_traits::real::Real + DowncastF32 + UpcastF32 + Copy,
 {
+    // Reelflow: f32 goes to the vectorised kernel (see `reelflow_attention`).
+    if T::DTYPE == candle_core::DType::F32 {
+        if let Some(out) = reelflow_attention(q, k, v, mask, sdpa_params)? {
+            return Ok(out);
+        }
+    }
     // Inline CPU slice extraction for q, k, v, and optional mask
     let (q_guard, q_layout) = q.storage_and_layout();
     let q_data: &[T] = if let Storage::Cpu(cpu) = &*q_guard {
