@@ -631,11 +631,18 @@ impl GgmlType for BlockQ8_0 {
             Self::BLCK_SIZE
         );
         for (i, ys) in ys.iter_mut().enumerate() {
-            let mut amax = 0f32;
             let xs = &xs[i * Self::BLCK_SIZE..(i + 1) * Self::BLCK_SIZE];
-            for &x in xs.iter() {
-                amax = amax.max(x.abs())
+            // Reelflow: eight running maxima instead of one, so that the loop vectorises (a
+            // single one is a serial chain the compiler may not reorder). Same result: max
+            // is exact and ignores NaN either way. Quantizing a prompt's rows was 7.5 % of
+            // its time.
+            let mut lanes = [0f32; 8];
+            for chunk in xs.chunks_exact(8) {
+                for (lane, &x) in lanes.iter_mut().zip(chunk) {
+                    *lane = lane.max(x.abs());
+                }
             }
+            let amax = lanes.iter().fold(0f32, |amax, &lane| amax.max(lane));
             let d = amax / ((1 << 7) - 1) as f32;
             let id = if d != 0f32 { 1. / d } else { 0. };
             ys.d = f16::from_f32(d);
@@ -2298,8 +2305,8 @@ pub fn matmul<T: GgmlType>(
     }
 
     // Reelflow: several rows (a prompt) are computed in tiles, in one parallel dispatch.
-    if m >= TILED_MIN_ROWS {
-        matmul_tiled::<T>((m, k, n), &lhs_b, rhs_t, dst);
+    if m >= super::reelflow_tiled::TILED_MIN_ROWS {
+        super::reelflow_tiled::matmul_tiled::<T>((m, k, n), &lhs_b, rhs_t, dst);
         return Ok(());
     }
     for row_idx in 0..m {
@@ -2319,49 +2326,6 @@ pub fn matmul<T: GgmlType>(
     Ok(())
 }
 
-// ---- Reelflow: tiled matmul for several rows -----------------------------------------------
-// Upstream computes a prompt of m rows as m matrix-vector products, each fanned out over
-// rayon and awaited: one dispatch per row per matmul (about 78,000 for a 374-token prompt of
-// SmolLM2), with every weight read again from L2/L3 or memory for each row. Here one
-// dispatch covers the whole product: each task takes a band of rows and walks the weights
-// once, a tile of columns at a time, so each weight column is reused from L1 by every row
-// of the band and the band's quantized rows stay in L1 too.
-
-/// From this many rows on, `matmul` uses [`matmul_tiled`].
-const TILED_MIN_ROWS: usize = 4;
-/// Rows in a band; fewer when there are too few bands to keep every thread busy.
-const ROW_BAND: usize = 16;
-/// Columns per tile inside a band.
-const COL_TILE: usize = 64;
-
-fn matmul_tiled<T: GgmlType>(
-    (m, k, n): (usize, usize, usize),
-    lhs_b: &[T::VecDotType],
-    rhs_t: &[T],
-    dst: &mut [f32],
-) {
-    let k_in_blocks = k.div_ceil(T::BLCK_SIZE);
-    let threads = rayon::current_num_threads().max(1);
-    // At least two bands a thread, so that stealing can even out the work.
-    let band = ROW_BAND.min(m.div_ceil(2 * threads)).max(1);
-    dst.par_chunks_mut(band * n)
-        .enumerate()
-        .for_each(|(band_idx, dst_band)| {
-            let first_row = band_idx * band;
-            let rows = dst_band.len() / n;
-            let lhs_band = &lhs_b[first_row * k_in_blocks..(first_row + rows) * k_in_blocks];
-            for col_start in (0..n).step_by(COL_TILE) {
-                let col_end = (col_start + COL_TILE).min(n);
-                for col_idx in col_start..col_end {
-                    let rhs_col = &rhs_t[col_idx * k_in_blocks..(col_idx + 1) * k_in_blocks];
-                    for (row, lhs_row) in lhs_band.chunks_exact(k_in_blocks).enumerate() {
-                        dst_band[row * n + col_idx] = T::vec_dot(k, rhs_col, lhs_row);
-                    }
-                }
-            }
-        });
-}
-// ---- end of Reelflow's change ----------------------------------------------------------------
 
 pub fn matmul_f16<T: GgmlType>(
     mkn: (usize, usize, usize),

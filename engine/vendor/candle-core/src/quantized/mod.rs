@@ -12,6 +12,8 @@ pub mod ggml_file;
 pub mod gguf_file;
 pub mod imatrix_file;
 pub mod k_quants;
+// Reelflow: the tiled matmul for prompts (see the file).
+mod reelflow_tiled;
 #[cfg(feature = "metal")]
 pub mod metal;
 #[cfg(not(target_arch = "wasm32"))]
