@@ -78,3 +78,13 @@ fn q8_0_prompts_with_an_odd_number_of_blocks_match_single_rows() {
         check(GgmlDType::Q8_0, shape);
     }
 }
+
+#[test]
+fn q8_0_decoding_rows_match_the_reference() {
+    // One to three rows take the one-row kernel: inline for small products, split over
+    // threads from 65,536 multiply-adds a row on, with column counts that are not multiples
+    // of the four columns it computes together.
+    for shape in [(1, 1024, 1100), (1, 576, 49), (2, 96, 7), (3, 32, 5), (1, 2048, 1537)] {
+        check(GgmlDType::Q8_0, shape);
+    }
+}

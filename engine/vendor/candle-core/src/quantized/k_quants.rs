@@ -2304,9 +2304,13 @@ pub fn matmul<T: GgmlType>(
         }
     }
 
-    // Reelflow: several rows (a prompt) are computed in tiles, in one parallel dispatch.
+    // Reelflow: several rows (a prompt) are computed in tiles, in one parallel dispatch;
+    // single Q8_0 rows (decoding) on AVX-512 VNNI have a kernel of their own.
     if m >= super::reelflow_tiled::TILED_MIN_ROWS {
         super::reelflow_tiled::matmul_tiled::<T>((m, k, n), &lhs_b, rhs_t, dst);
+        return Ok(());
+    }
+    if super::reelflow_tiled::matmul_rows::<T>((m, k, n), &lhs_b, rhs_t, dst) {
         return Ok(());
     }
     for row_idx in 0..m {
