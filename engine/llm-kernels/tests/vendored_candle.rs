@@ -88,3 +88,37 @@ fn q8_0_decoding_rows_match_the_reference() {
         check(GgmlDType::Q8_0, shape);
     }
 }
+
+/// Upstream's Q8_0 quantization of one block, as candle 0.10.2 writes it.
+fn upstream_q8_0(xs: &[f32]) -> Vec<u8> {
+    let mut amax = 0f32;
+    for &x in xs {
+        amax = amax.max(x.abs())
+    }
+    let d = amax / 127.0;
+    let id = if d != 0f32 { 1. / d } else { 0. };
+    let mut block = half::f16::from_f32(d).to_le_bytes().to_vec();
+    block.extend(xs.iter().map(|&x| f32::round(x * id) as i8 as u8));
+    block
+}
+
+#[test]
+fn q8_0_quantization_gives_upstreams_bytes() {
+    // The vendored `BlockQ8_0::from_float` is rewritten to vectorise; its output must not
+    // change. Random blocks, plus exact halves (which round away from zero), zeros, NaN and
+    // infinities.
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut values: Vec<f32> = (0..32 * 60).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+    let mut special = vec![0f32; 32 * 4];
+    special[0] = 127.0;
+    special[1..8].copy_from_slice(&[2.5, -3.5, 0.5, -0.5, 126.5, -126.5, 1.4999999]);
+    special[64] = f32::NAN;
+    special[65] = 1.0;
+    special[96] = f32::INFINITY;
+    special[97] = -2.0;
+    values.extend(special);
+    let tensor = Tensor::from_vec(values.clone(), (values.len() / 32, 32), &Device::Cpu).unwrap();
+    let quantized = QTensor::quantize(&tensor, GgmlDType::Q8_0).unwrap();
+    let expected: Vec<u8> = values.chunks_exact(32).flat_map(upstream_q8_0).collect();
+    assert_eq!(quantized.data().unwrap().as_ref(), expected.as_slice());
+}

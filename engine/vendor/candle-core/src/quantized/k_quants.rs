@@ -647,7 +647,13 @@ impl GgmlType for BlockQ8_0 {
             let id = if d != 0f32 { 1. / d } else { 0. };
             ys.d = f16::from_f32(d);
             for (y, &x) in ys.qs.iter_mut().zip(xs.iter()) {
-                *y = f32::round(x * id) as i8
+                // Reelflow: upstream's `f32::round(x * id) as i8`, written so that it
+                // vectorises (a saturating float-to-i8 cast is done one lane at a time):
+                // the same clamp to i8's range, NaN to 0, then an exact conversion.
+                let v = f32::round(x * id).clamp(-128.0, 127.0);
+                let v = if v.is_nan() { 0.0 } else { v };
+                // SAFETY: `v` is a whole number in [-128, 127].
+                *y = unsafe { v.to_int_unchecked::<i32>() } as i8
             }
         }
     }
