@@ -42,6 +42,14 @@ pub struct Operand<'a> {
     pub strides: Strides,
 }
 
+impl<'a> Operand<'a> {
+    /// The `len` elements of `head` at `position` in sequence `batch`.
+    fn row(&self, batch: usize, position: usize, head: usize, len: usize) -> &'a [f32] {
+        let start = batch * self.strides.batch + position * self.strides.position + head * self.strides.head;
+        &self.data[start..start + len]
+    }
+}
+
 /// The problem's sizes. `heads` must be a multiple of `kv_heads` (grouped-query attention:
 /// query head `h` reads KV head `h / (heads / kv_heads)`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,8 +169,7 @@ impl TransposedKeys {
         data.par_chunks_mut(per_head).enumerate().for_each(|(batch_head, block)| {
             let (b, kv_head) = (batch_head / shape.kv_heads, batch_head % shape.kv_heads);
             for position in 0..shape.kv_len {
-                let start = b * k.strides.batch + position * k.strides.position + kv_head * k.strides.head;
-                for (i, &value) in k.data[start..start + shape.head_dim].iter().enumerate() {
+                for (i, &value) in k.row(b, position, kv_head, shape.head_dim).iter().enumerate() {
                     block[i * width + position] = value;
                 }
             }
@@ -195,13 +202,9 @@ impl Task<'_> {
         let kv_head = h / (heads / kv_heads);
 
         // Each row's keys: the span between the `-∞` runs at the row's two ends.
-        let mut spans = [(0usize, 0usize); ROWS];
-        for (r, span) in spans.iter_mut().enumerate().take(rows) {
-            *span = match self.mask {
-                None => (0, kv_len),
-                Some(mask) => unmasked_span(&mask.row(b, h, first + r)[..kv_len]),
-            };
-        }
+        let mask_rows: [Option<&[f32]>; ROWS] =
+            std::array::from_fn(|r| self.mask.filter(|_| r < rows).map(|mask| &mask.row(b, h, first + r)[..kv_len]));
+        let spans: [(usize, usize); ROWS] = std::array::from_fn(|r| mask_rows[r].map_or((0, kv_len), unmasked_span));
         let live = &spans[..rows];
         let Some(lo) = live.iter().filter(|s| s.0 < s.1).map(|s| s.0).min() else {
             return; // every key of every row is masked: zeros
@@ -217,12 +220,8 @@ impl Task<'_> {
         scores.clear();
         scores.resize(rows * width, 0.0);
 
-        let q_rows: Vec<&[f32]> = (0..rows)
-            .map(|r| {
-                let start = b * self.q.strides.batch + (first + r) * self.q.strides.position + h * self.q.strides.head;
-                &self.q.data[start..start + head_dim]
-            })
-            .collect();
+        let q_rows: [&[f32]; ROWS] = std::array::from_fn(|r| self.q.row(b, first + r.min(rows - 1), h, head_dim));
+        let q_rows = &q_rows[..rows];
 
         match self.keys {
             Keys::Rows(k) => {
@@ -230,8 +229,7 @@ impl Task<'_> {
                     let row_scores = &mut scores[r * width..(r + 1) * width];
                     let (row_lo, row_hi) = spans[r];
                     for position in row_lo.max(window_lo)..row_hi {
-                        let start = b * k.strides.batch + position * k.strides.position + kv_head * k.strides.head;
-                        row_scores[position - window_lo] = dot(q_row, &k.data[start..start + head_dim]);
+                        row_scores[position - window_lo] = dot(q_row, k.row(b, position, kv_head, head_dim));
                     }
                 }
             }
@@ -259,9 +257,8 @@ impl Task<'_> {
             let (span, tail) = tail.split_at_mut(row_hi - row_lo);
             tail.fill(0.0);
             self.scale(span);
-            if let Some(mask) = self.mask {
-                let mask_row = &mask.row(b, h, first + r)[row_lo..row_hi];
-                for (score, bias) in span.iter_mut().zip(mask_row) {
+            if let Some(mask_row) = mask_rows[r] {
+                for (score, bias) in span.iter_mut().zip(&mask_row[row_lo..row_hi]) {
                     *score += bias;
                 }
             }
@@ -276,8 +273,7 @@ impl Task<'_> {
 
         // Weighted sum of the values; each value row is read once for all rows.
         for position in lo..hi {
-            let start = b * self.v.strides.batch + position * self.v.strides.position + kv_head * self.v.strides.head;
-            let v_row = &self.v.data[start..start + head_dim];
+            let v_row = self.v.row(b, position, kv_head, head_dim);
             for (r, out_row) in out.chunks_exact_mut(head_dim).enumerate() {
                 let weight = scores[r * width + position - window_lo];
                 if weight != 0.0 {
