@@ -770,51 +770,55 @@ impl Pipeline for GGUFPipeline {
             }
             (None, None) => None,
         };
-        let logits = match self.model {
+        // Reelflow: the forward pass runs on a rayon worker (see `reelflow_on_rayon_worker`).
+        let model = &self.model;
+        let no_kv_cache = self.no_kv_cache;
+        let non_granular_state = &self.non_granular_state;
+        let logits = reelflow_on_rayon_worker(move || match *model {
             Model::Llama(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)
             }
             Model::Phi2(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)
             }
             Model::XLoraLlama(ref model) => model.forward(
                 &input_ids,
                 input_ids_full.as_ref().unwrap_or(&input_ids),
                 &seqlen_offsets,
                 seqlen_offsets_full.as_ref().unwrap_or(&seqlen_offsets),
-                self.no_kv_cache,
-                &self.non_granular_state,
+                no_kv_cache,
+                non_granular_state,
                 context_lens,
                 &flash_meta,
                 flash_meta_full.as_ref().unwrap_or(&flash_meta),
-            )?,
+            ),
             Model::Phi3(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, paged_attn_meta)
             }
             Model::XLoraPhi3(ref model) => model.forward(
                 &input_ids,
                 input_ids_full.as_ref().unwrap_or(&input_ids),
                 &seqlen_offsets,
                 seqlen_offsets_full.as_ref().unwrap_or(&seqlen_offsets),
-                self.no_kv_cache,
-                &self.non_granular_state,
+                no_kv_cache,
+                non_granular_state,
                 context_lens,
                 &flash_meta,
                 flash_meta_full.as_ref().unwrap_or(&flash_meta),
-            )?,
+            ),
             Model::Starcoder2(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, paged_attn_meta)
             }
             Model::Qwen(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)
             }
             Model::Qwen3(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)
             }
             Model::Qwen3MoE(ref model) => {
-                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)?
+                model.forward(&input_ids, &seqlen_offsets, context_lens, paged_attn_meta)
             }
-        };
+        })?;
         if return_raw_logits {
             Ok(ForwardInputsResult::RawLogits { logits })
         } else {
@@ -838,3 +842,21 @@ impl Pipeline for GGUFPipeline {
 
 // TODO
 impl AnyMoePipelineMixin for GGUFPipeline {}
+
+// ---- Reelflow: the forward pass on a rayon worker ------------------------------------------
+/// Runs `forward` on a worker of rayon's global pool and waits for it.
+///
+/// Every quantized matmul, the attention and candle's row-parallel ops fan out on rayon's
+/// global pool. Called from the engine's own thread (not a rayon worker), each of the ~200
+/// fan-outs of a decoded token injects its job, wakes the workers and puts the engine thread
+/// to sleep until they finish: three threads on what may be two cores, and two hand-offs per
+/// op. On a worker, a fan-out pushes onto that worker's own deque and the worker does its
+/// share itself, so one hand-off for the whole pass remains.
+fn reelflow_on_rayon_worker<R: Send>(forward: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        forward()
+    } else {
+        rayon::scope(move |_| forward())
+    }
+}
+// ---- end of Reelflow's change ----------------------------------------------------------
