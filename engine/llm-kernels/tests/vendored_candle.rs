@@ -1,9 +1,11 @@
 //! Reelflow's change to the vendored candle-core (`engine/vendor/candle-core`): a quantized
-//! matmul of several rows (a prompt) runs tiled, in one parallel dispatch. It must give
-//! exactly what the one-row path (decoding, upstream's loop) gives for each row: both use
-//! the same dot product per row and column, only the order of the work differs.
+//! matmul of several rows (a prompt) runs tiled, in one parallel dispatch, and Q8_0 has
+//! kernels of its own for prompts and for decoding (AVX2, or AVX-512 VNNI). A prompt's rows
+//! must give exactly what the one-row path (decoding) gives for each row: both compute the
+//! same dot product per row and column, only the order of the work differs. The VNNI kernels
+//! are the exception: their f32 additions come in another order.
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor, ggml_file};
 use candle_core::{Device, Module, Tensor};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -48,8 +50,8 @@ fn check(dtype: GgmlDType, (m, k, n): (usize, usize, usize)) {
     assert!(worst < 0.08 * (k as f32).sqrt(), "{dtype:?} {m}×{k}×{n}: off by {worst}");
 }
 
-/// Q8_0 prompts on an AVX-512 VNNI build take a kernel of their own, whose f32 additions
-/// come in another order than the one-row path's.
+/// Q8_0 on an AVX-512 VNNI build takes kernels whose f32 additions come in another order
+/// for prompts than for decoding. (The AVX2 ones keep upstream's order in both.)
 fn vnni_q8_0(dtype: GgmlDType) -> bool {
     dtype == GgmlDType::Q8_0 && cfg!(all(target_arch = "x86_64", target_feature = "avx512vnni"))
 }
@@ -86,6 +88,40 @@ fn q8_0_decoding_rows_match_the_reference() {
     // of the four columns it computes together.
     for shape in [(1, 1024, 1100), (1, 576, 49), (2, 96, 7), (3, 32, 5), (1, 2048, 1537)] {
         check(GgmlDType::Q8_0, shape);
+    }
+}
+
+#[test]
+fn q8_0_weight_bytes_of_minus_128_multiply_exactly() {
+    // Quantizers write Q8_0 bytes in -127..=127, but a GGUF file may hold -128. AVX2 takes
+    // `|x|` of one side and flips the other's signs; flipping a -128 wraps around, so the
+    // kernels must take `|w|` of the weights (as upstream does), never `|a|`. Every weight
+    // here is ±128 or ±127 times its scale, and the inputs have both signs.
+    let device = Device::Cpu;
+    let (k, n) = (96, 10);
+    let mut raw = Vec::new();
+    for col in 0..n {
+        for block in 0..k / 32 {
+            raw.extend_from_slice(&half::f16::from_f32(0.001 * (1 + col + block) as f32).to_bits().to_le_bytes());
+            raw.extend((0..32).map(|i| if (i + col) % 3 == 0 { 0x80u8 } else { [0x7f, 0x81][(i + block) % 2] }));
+        }
+    }
+    let weights = ggml_file::qtensor_from_ggml(GgmlDType::Q8_0, &raw, vec![n, k], &device).unwrap();
+    let dequantized = weights.dequantize(&device).unwrap();
+    let matmul = QMatMul::from_qtensor(weights).unwrap();
+    for m in [1, 3, 4, 9] {
+        let mut rng = StdRng::seed_from_u64(m as u64);
+        let input = random(&mut rng, (m, k));
+        let ours: Vec<Vec<f32>> = matmul.forward(&input).unwrap().to_vec2().unwrap();
+        let reference: Vec<Vec<f32>> = input.matmul(&dequantized.t().unwrap()).unwrap().to_vec2().unwrap();
+        // Weights of at most 0.012 × 128 = 1.5: the inputs' 8-bit rounding (at most 0.014)
+        // is worth at most 0.02 a term and about 0.05 over 96 terms. A wrapped -128 is off
+        // by 2·128·scale·|a| ≥ 0.25·|a| on each of about 16 terms of a row.
+        for (row, (a, b)) in ours.iter().zip(&reference).enumerate() {
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() < 0.3, "{m} rows, row {row}: {x} vs {y}");
+            }
+        }
     }
 }
 

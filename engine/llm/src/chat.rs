@@ -239,7 +239,10 @@ fn sampling_params(s: &Sampling) -> Result<mistralrs::SamplingParams, LlmError> 
         Some(t) if !(0.0..=2.0).contains(&t) => {
             return Err(LlmError::Request(format!("temperature {t} is outside 0–2")));
         }
-        Some(0.0) => params.top_k = Some(1),
+        // mistral.rs samples by argmax below a temperature of 1e-7. (Left unset, the
+        // temperature is 1.0, and `top_k: 1` alone would still pay for a softmax over the
+        // vocabulary and a weighted draw on every token.)
+        Some(0.0) => params.temperature = Some(0.0),
         t => {
             params.temperature = t;
             params.top_k = s.top_k;

@@ -7,9 +7,13 @@
 //! once, a tile of columns at a time, so each weight column is reused from L1 by every row of
 //! the band and the band's quantized rows stay in L1 too.
 //!
-//! Q8_0 weights on a CPU with AVX-512 VNNI get a kernel of their own (`q8_0_vnni`): four rows
-//! and two blocks at a time, with `vpdpbusd` doing in one instruction what AVX2 needs four
-//! for, about 3× the multiply-adds per instruction of upstream's AVX2 dot product.
+//! Q8_0 weights get kernels of their own:
+//! - on a CPU with AVX-512 VNNI (`q8_0_vnni`): four rows and two blocks at a time, with
+//!   `vpdpbusd` doing in one instruction what AVX2 needs four for, about 3× the multiply-adds
+//!   per instruction of upstream's AVX2 dot product;
+//! - on AVX2 without it (`q8_0_avx2`, prompts only): tiles of four rows by two columns that
+//!   share their loads, sign flips and scales, where upstream redoes all of them for every
+//!   row and column.
 
 use super::k_quants::GgmlType;
 use rayon::prelude::*;
@@ -22,7 +26,8 @@ const ROW_BAND: usize = 16;
 const COL_TILE: usize = 64;
 
 /// A few rows (decoding): `true` when done here (Q8_0 on AVX-512 VNNI), `false` to leave
-/// them to upstream's loop.
+/// them to upstream's loop. (On AVX2 upstream's loop, one column a task with rayon's
+/// fine-grained splitting, measured faster than a four-column kernel split in four.)
 pub(crate) fn matmul_rows<T: GgmlType>(
     (m, k, n): (usize, usize, usize),
     lhs_b: &[T::VecDotType],
@@ -31,27 +36,40 @@ pub(crate) fn matmul_rows<T: GgmlType>(
 ) -> bool {
     #[cfg(all(
         target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma",
         target_feature = "avx512vnni",
         target_feature = "avx512vl",
         target_feature = "avx512bw",
-        target_feature = "avx512f",
-        target_feature = "fma",
-        target_feature = "avx2"
+        target_feature = "avx512f"
     ))]
-    if T::DTYPE == super::GgmlDType::Q8_0 && k % super::k_quants::QK8_0 == 0 {
-        use super::k_quants::BlockQ8_0;
-        // SAFETY: as in `matmul_tiled`.
-        let (lhs, rhs) = unsafe {
-            (
-                std::slice::from_raw_parts(lhs_b.as_ptr() as *const BlockQ8_0, lhs_b.len()),
-                std::slice::from_raw_parts(rhs_t.as_ptr() as *const BlockQ8_0, rhs_t.len()),
-            )
-        };
+    if let Some((lhs, rhs)) = as_q8_0::<T>(k, lhs_b, rhs_t) {
         q8_0_vnni::matvec((m, k, n), lhs, rhs, dst);
         return true;
     }
     let _ = ((m, k, n), lhs_b, rhs_t, dst);
     false
+}
+
+/// `lhs` and `rhs` as Q8_0 blocks, when `T` is Q8_0 and `k` a whole number of blocks.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+fn as_q8_0<'a, T: GgmlType>(
+    k: usize,
+    lhs_b: &'a [T::VecDotType],
+    rhs_t: &'a [T],
+) -> Option<(&'a [super::k_quants::BlockQ8_0], &'a [super::k_quants::BlockQ8_0])> {
+    use super::k_quants::BlockQ8_0;
+    if T::DTYPE != super::GgmlDType::Q8_0 || k % super::k_quants::QK8_0 != 0 {
+        return None;
+    }
+    // SAFETY: `T::DTYPE` is Q8_0 only for `BlockQ8_0`, whose `VecDotType` is `BlockQ8_0`
+    // too; the slices are reinterpreted with their own lengths.
+    unsafe {
+        Some((
+            std::slice::from_raw_parts(lhs_b.as_ptr() as *const BlockQ8_0, lhs_b.len()),
+            std::slice::from_raw_parts(rhs_t.as_ptr() as *const BlockQ8_0, rhs_t.len()),
+        ))
+    }
 }
 
 /// `dst[m×n] = lhs[m×k] · rhs_tᵀ`, with `lhs` already quantized to `T::VecDotType` blocks.
@@ -61,26 +79,22 @@ pub(crate) fn matmul_tiled<T: GgmlType>(
     rhs_t: &[T],
     dst: &mut [f32],
 ) {
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_feature = "avx512vnni",
-        target_feature = "avx512vl",
-        target_feature = "avx512bw",
-        target_feature = "avx512f",
-        target_feature = "fma",
-        target_feature = "avx2"
-    ))]
-    if T::DTYPE == super::GgmlDType::Q8_0 && k % super::k_quants::QK8_0 == 0 {
-        use super::k_quants::BlockQ8_0;
-        // SAFETY: `T::DTYPE` is Q8_0 only for `BlockQ8_0`, whose `VecDotType` is `BlockQ8_0`
-        // too; the slices are reinterpreted with their own lengths.
-        let (lhs, rhs) = unsafe {
-            (
-                std::slice::from_raw_parts(lhs_b.as_ptr() as *const BlockQ8_0, lhs_b.len()),
-                std::slice::from_raw_parts(rhs_t.as_ptr() as *const BlockQ8_0, rhs_t.len()),
-            )
-        };
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+    if let Some((lhs, rhs)) = as_q8_0::<T>(k, lhs_b, rhs_t) {
+        #[cfg(all(
+            target_feature = "avx512vnni",
+            target_feature = "avx512vl",
+            target_feature = "avx512bw",
+            target_feature = "avx512f"
+        ))]
         q8_0_vnni::matmul((m, k, n), lhs, rhs, dst);
+        #[cfg(not(all(
+            target_feature = "avx512vnni",
+            target_feature = "avx512vl",
+            target_feature = "avx512bw",
+            target_feature = "avx512f"
+        )))]
+        q8_0_avx2::matmul((m, k, n), lhs, rhs, dst);
         return;
     }
 
@@ -355,5 +369,137 @@ mod q8_0_vnni {
             }
         }
         sums.map(|sum| _mm512_reduce_add_ps(sum))
+    }
+}
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_feature = "avx2",
+    target_feature = "fma",
+    not(all(
+        target_feature = "avx512vnni",
+        target_feature = "avx512vl",
+        target_feature = "avx512bw",
+        target_feature = "avx512f"
+    ))
+))]
+mod q8_0_avx2 {
+    //! Q8_0 × Q8_0 with AVX2, as upstream's dot product computes it: `vpmaddubsw` multiplies
+    //! unsigned by signed bytes, so one side goes in as `|x|` and the other as `y·sign(x)`
+    //! (`vpsignb`), then `vpmaddwd` by ones widens the pairs to 32 bits, and each block's
+    //! sums are scaled in f32 and accumulated in eight lanes. What differs is what is shared:
+    //! a prompt's tile of four rows by two columns loads each weight block and takes its
+    //! `|w|` once for four rows, and each row's bytes once for two columns. The integer sums
+    //! and the f32 additions are upstream's, in upstream's order, so the results are its
+    //! results, bit for bit (decoding keeps upstream's dot product).
+
+    use super::{band_rows, COL_TILE};
+    use crate::quantized::avx::{hsum_float_8 as horizontal_sum, mul_sum_us8_pairs_float as pair_sums};
+    use crate::quantized::k_quants::{BlockQ8_0, QK8_0};
+    use rayon::prelude::*;
+    use std::arch::x86_64::*;
+
+    /// Rows of a prompt's tile: they share every weight load, sign and scale.
+    const ROWS: usize = 4;
+    /// Columns of a prompt's tile: they share every activation load. Four rows by two
+    /// columns is eight accumulators, which with the operands fits AVX2's 16 registers.
+    const TILE_COLS: usize = 2;
+
+    /// A band's activations, for the tiles: rows in groups of [`ROWS`], and within a group
+    /// block by block, the group's four rows' bytes (32 each) side by side, then their four
+    /// scales in f32, so that a tile reads both in order. The last group is padded with
+    /// zero rows (scale 0), which add nothing.
+    struct Band {
+        bytes: Vec<i8>,
+        scales: Vec<f32>,
+        blocks: usize,
+    }
+
+    impl Band {
+        fn new(rows: &[BlockQ8_0], blocks: usize) -> Self {
+            let count = (rows.len() / blocks).next_multiple_of(ROWS);
+            let mut bytes = vec![0i8; count * blocks * QK8_0];
+            let mut scales = vec![0f32; count * blocks];
+            for (row, row_blocks) in rows.chunks_exact(blocks).enumerate() {
+                let (group, r) = (row / ROWS, row % ROWS);
+                for (b, block) in row_blocks.iter().enumerate() {
+                    let at = (group * blocks + b) * ROWS + r;
+                    bytes[at * QK8_0..(at + 1) * QK8_0].copy_from_slice(&block.qs);
+                    scales[at] = block.d.to_f32();
+                }
+            }
+            Self {
+                bytes,
+                scales,
+                blocks,
+            }
+        }
+    }
+
+    pub(super) fn matmul(
+        (m, k, n): (usize, usize, usize),
+        lhs: &[BlockQ8_0],
+        rhs: &[BlockQ8_0],
+        dst: &mut [f32],
+    ) {
+        let blocks = k / QK8_0;
+        let band = band_rows(m);
+        dst.par_chunks_mut(band * n)
+            .enumerate()
+            .for_each(|(band_idx, dst_band)| {
+                let first_row = band_idx * band;
+                let rows = dst_band.len() / n;
+                let packed = Band::new(&lhs[first_row * blocks..(first_row + rows) * blocks], blocks);
+                for col_start in (0..n).step_by(COL_TILE) {
+                    let col_end = (col_start + COL_TILE).min(n);
+                    for col in (col_start..col_end).step_by(TILE_COLS) {
+                        let count = TILE_COLS.min(col_end - col);
+                        // A short tile at an odd end repeats its first column; the repeat's
+                        // sums are dropped.
+                        let columns: [&[BlockQ8_0]; TILE_COLS] = std::array::from_fn(|c| {
+                            let col = col + if c < count { c } else { 0 };
+                            &rhs[col * blocks..(col + 1) * blocks]
+                        });
+                        for group in 0..rows.div_ceil(ROWS) {
+                            // SAFETY: the CPU has the features this module is compiled for
+                            // (the `cfg` above); `dot_tile` reads only inside `packed`
+                            // (padded to whole groups) and `columns` (whole columns).
+                            let sums = unsafe { dot_tile(&columns, &packed, group) };
+                            for (c, col_sums) in sums.iter().enumerate().take(count) {
+                                for (r, sum) in col_sums.iter().enumerate().take(rows - group * ROWS) {
+                                    dst_band[(group * ROWS + r) * n + col + c] = *sum;
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+    }
+
+    /// Two weight columns against one group of four rows of a band.
+    #[inline]
+    unsafe fn dot_tile(
+        columns: &[&[BlockQ8_0]; TILE_COLS],
+        band: &Band,
+        group: usize,
+    ) -> [[f32; ROWS]; TILE_COLS] {
+        let mut sums = [[_mm256_setzero_ps(); ROWS]; TILE_COLS];
+        for b in 0..band.blocks {
+            let at = (group * band.blocks + b) * ROWS;
+            let bytes = band.bytes.as_ptr().add(at * QK8_0);
+            let scales = band.scales.as_ptr().add(at);
+            for (col_sums, weights) in sums.iter_mut().zip(columns) {
+                let w = _mm256_loadu_si256(weights[b].qs.as_ptr() as *const __m256i);
+                let w_abs = _mm256_sign_epi8(w, w);
+                let w_scale = _mm256_set1_ps(weights[b].d.to_f32());
+                for (r, sum) in col_sums.iter_mut().enumerate() {
+                    let a = _mm256_loadu_si256(bytes.add(r * QK8_0) as *const __m256i);
+                    let products = pair_sums(w_abs, _mm256_sign_epi8(a, w));
+                    let scale = _mm256_mul_ps(w_scale, _mm256_broadcast_ss(&*scales.add(r)));
+                    *sum = _mm256_fmadd_ps(scale, products, *sum);
+                }
+            }
+        }
+        sums.map(|col_sums| col_sums.map(|sum| horizontal_sum(sum)))
     }
 }
