@@ -48,9 +48,17 @@ pub async fn with_progress<T: Send + 'static>(
         };
         work(&mut report)
     });
+    let mut reported = 0.0f32;
     loop {
         tokio::select! {
             joined = &mut task => {
+                // The last fraction (1.0) may have been sent after the previous `changed()`,
+                // and `select!` may see the finished task first: report it here, or a finished
+                // op's progress would stop short of its end.
+                let last = *rx.borrow();
+                if last != reported {
+                    ctx.progress(last, label);
+                }
                 return match joined {
                     Ok(Ok(value)) => Ok(value),
                     Ok(Err(crate::Error::Cancelled)) => Err(NodeError::Cancelled),
@@ -61,6 +69,7 @@ pub async fn with_progress<T: Send + 'static>(
             changed = rx.changed() => {
                 if changed.is_ok() {
                     let fraction = *rx.borrow_and_update();
+                    reported = fraction;
                     ctx.progress(fraction, label);
                 }
             }
