@@ -851,12 +851,9 @@ impl AnyMoePipelineMixin for GGUFPipeline {}
 /// fan-outs of a decoded token injects its job, wakes the workers and puts the engine thread
 /// to sleep until they finish: three threads on what may be two cores, and two hand-offs per
 /// op. On a worker, a fan-out pushes onto that worker's own deque and the worker does its
-/// share itself, so one hand-off for the whole pass remains.
+/// share itself, so one hand-off for the whole pass remains. (`rayon::scope` runs `forward`
+/// inline when the caller is already a worker, and hands it to one otherwise.)
 fn reelflow_on_rayon_worker<R: Send>(forward: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        forward()
-    } else {
-        rayon::scope(move |_| forward())
-    }
+    rayon::scope(move |_| forward())
 }
 // ---- end of Reelflow's change ----------------------------------------------------------
