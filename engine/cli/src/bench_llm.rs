@@ -155,10 +155,10 @@ def rss_mb():
                 return int(line.split()[1]) / 1024
     return float("nan")
 
-path, threads, gen, prompts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+path, threads, gen, prompts, n_ctx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), int(sys.argv[5])
 before = rss_mb()
 t = time.perf_counter()
-llm = Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=2048, verbose=False)
+llm = Llama(model_path=path, n_threads=threads, n_threads_batch=threads, n_ctx=n_ctx, verbose=False)
 load_s = time.perf_counter() - t
 samples = []
 for i, p in enumerate(prompts):
@@ -183,6 +183,13 @@ print(json.dumps({"engine": "llama.cpp", "load_s": load_s, "rss_mb": rss_mb() - 
                   "samples": samples}))
 "#;
 
+/// llama.cpp's context window for the benchmark: 2048 tokens (the default prompt's size
+/// class, so its RSS stays comparable between runs), or enough for a longer prompt. The
+/// filler is about 1.3 tokens a word; two a word plus the chat template's few leaves room.
+fn llama_context_tokens(prompt_words: usize, gen_tokens: usize) -> usize {
+    (prompt_words * 2 + gen_tokens + 256).next_multiple_of(256).max(2048)
+}
+
 fn bench_llama_cpp(args: &LlmBenchArgs, model: &std::path::Path, threads: usize) -> anyhow::Result<EngineResult> {
     let python = args.llama_python.clone().unwrap_or_else(|| PathBuf::from("python3"));
     let prompts: Vec<String> = (0..=args.runs).map(|run| prompt(run, args.prompt_words)).collect();
@@ -193,6 +200,7 @@ fn bench_llama_cpp(args: &LlmBenchArgs, model: &std::path::Path, threads: usize)
         .arg(threads.to_string())
         .arg(args.gen_tokens.to_string())
         .arg(serde_json::to_string(&prompts)?)
+        .arg(llama_context_tokens(args.prompt_words, args.gen_tokens).to_string())
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     if !output.status.success() {
@@ -238,4 +246,19 @@ pub fn bench_llm(args: &LlmBenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!("mistral.rs / llama.cpp: prompt {pp:.2}×, decode {tg:.2}× (target ≥ 0.9×)");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::llama_context_tokens;
+
+    #[test]
+    fn llama_gets_a_context_that_holds_the_prompt_and_the_answer() {
+        // The default run keeps the 2048-token window its RSS figures were taken with.
+        assert_eq!(llama_context_tokens(300, 128), 2048);
+        // A 3,600-word prompt is about 4,700 tokens; 2048 made llama.cpp refuse it.
+        let n = llama_context_tokens(3600, 64);
+        assert!(n >= 3600 * 13 / 10 + 64 + 64, "{n}");
+        assert_eq!(n % 256, 0);
+    }
 }

@@ -13,6 +13,8 @@
 //! - The mask is read a row at a time. Keys masked with `-∞` at either end of a row (the
 //!   future, under a causal mask; the past beyond a sliding window) are never visited.
 //! - The softmax's exponentials are a polynomial that vectorises ([`crate::exp`]).
+//! - The weighted sum of the values keeps 16 dimensions of up to four rows in registers over
+//!   all positions, rather than adding each position into the output in memory.
 //! - The work is split over query-row blocks on rayon's global pool, which the matmuls use
 //!   too, instead of a second pool of its own.
 
@@ -24,8 +26,10 @@ use crate::exp::exp_shifted_sum;
 const ROWS: usize = 8;
 /// Keys whose scores the transposed path computes as one vector.
 const LANES: usize = 16;
-/// Query rows handled together in the innermost loop of the transposed path.
+/// Query rows handled together in the innermost loops (the transposed scores, the values).
 const ROW_GROUP: usize = 4;
+/// Dimensions of the values whose weighted sums are kept in registers together.
+const DIM_BLOCK: usize = 16;
 
 /// Element strides of a `(batch, position, head, dim)` tensor whose `dim` is contiguous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,19 +275,71 @@ impl Task<'_> {
             inverse_sums[r] = if sum > 0.0 { 1.0 / sum } else { 0.0 };
         }
 
-        // Weighted sum of the values; each value row is read once for all rows.
-        for position in lo..hi {
-            let v_row = self.v.row(b, position, kv_head, head_dim);
-            for (r, out_row) in out.chunks_exact_mut(head_dim).enumerate() {
-                let weight = scores[r * width + position - window_lo];
-                if weight != 0.0 {
-                    axpy(out_row, weight, v_row);
+        // Weighted sum of the values. A row's weights outside its span are 0 and add nothing.
+        let weights = |r: usize| &scores[r * width + lo - window_lo..r * width + hi - window_lo];
+        for (group, out_group) in out.chunks_mut(ROW_GROUP * head_dim).enumerate() {
+            let first_row = group * ROW_GROUP;
+            match out_group.len() / head_dim {
+                ROW_GROUP => {
+                    let w = std::array::from_fn(|r| weights(first_row + r));
+                    self.weighted_values::<ROW_GROUP>(b, kv_head, lo, w, out_group);
+                }
+                // The last rows of a prompt, and decoding: one at a time, so that a lone row
+                // does not pay for a group's absent ones.
+                _ => {
+                    for (r, out_row) in out_group.chunks_exact_mut(head_dim).enumerate() {
+                        self.weighted_values::<1>(b, kv_head, lo, [weights(first_row + r)], out_row);
+                    }
                 }
             }
         }
         for (out_row, inverse) in out.chunks_exact_mut(head_dim).zip(inverse_sums) {
             for value in out_row {
                 *value *= inverse;
+            }
+        }
+    }
+
+    /// `out[r] += Σ_p weights[r][p - lo] · v[p]` for `R` rows and the positions from `lo`
+    /// that the weights cover. The sums of [`DIM_BLOCK`] dimensions of all `R` rows stay in
+    /// registers over the positions (the compiler keeps `R × 16` floats there), so each value
+    /// row is read once per block for every row and nothing is stored until the end; adding
+    /// into `out` position by position instead loaded and stored each row every time.
+    fn weighted_values<const R: usize>(
+        &self,
+        b: usize,
+        kv_head: usize,
+        lo: usize,
+        weights: [&[f32]; R],
+        out: &mut [f32],
+    ) {
+        let head_dim = self.shape.head_dim;
+        let positions = weights[0].len();
+        let blocks = head_dim / DIM_BLOCK;
+        for block in 0..blocks {
+            let d = block * DIM_BLOCK;
+            let mut sums = [[0f32; DIM_BLOCK]; R];
+            for p in 0..positions {
+                let v: &[f32; DIM_BLOCK] =
+                    self.v.row(b, lo + p, kv_head, head_dim)[d..d + DIM_BLOCK].try_into().expect("a whole block");
+                for (row_sums, row_weights) in sums.iter_mut().zip(&weights) {
+                    let weight = row_weights[p];
+                    for (sum, value) in row_sums.iter_mut().zip(v) {
+                        *sum += weight * value;
+                    }
+                }
+            }
+            for (row_sums, out_row) in sums.iter().zip(out.chunks_exact_mut(head_dim)) {
+                for (o, sum) in out_row[d..d + DIM_BLOCK].iter_mut().zip(row_sums) {
+                    *o += sum;
+                }
+            }
+        }
+        // Dimensions past the last whole block (head sizes that are not a multiple of 16).
+        for d in blocks * DIM_BLOCK..head_dim {
+            for (row_weights, out_row) in weights.iter().zip(out.chunks_exact_mut(head_dim)) {
+                let sum: f32 = (0..positions).map(|p| row_weights[p] * self.v.row(b, lo + p, kv_head, head_dim)[d]).sum();
+                out_row[d] += sum;
             }
         }
     }
@@ -359,10 +415,3 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     rest + sums.iter().sum::<f32>()
 }
 
-/// `out += weight · values`.
-#[inline]
-fn axpy(out: &mut [f32], weight: f32, values: &[f32]) {
-    for (o, v) in out.iter_mut().zip(values) {
-        *o += weight * v;
-    }
-}
