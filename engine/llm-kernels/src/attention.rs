@@ -338,7 +338,8 @@ impl Task<'_> {
         // Dimensions past the last whole block (head sizes that are not a multiple of 16).
         for d in blocks * DIM_BLOCK..head_dim {
             for (row_weights, out_row) in weights.iter().zip(out.chunks_exact_mut(head_dim)) {
-                let sum: f32 = (0..positions).map(|p| row_weights[p] * self.v.row(b, lo + p, kv_head, head_dim)[d]).sum();
+                let sum: f32 =
+                    (0..positions).map(|p| row_weights[p] * self.v.row(b, lo + p, kv_head, head_dim)[d]).sum();
                 out_row[d] += sum;
             }
         }
@@ -414,4 +415,3 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     let rest: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
     rest + sums.iter().sum::<f32>()
 }
-

@@ -98,6 +98,7 @@ fn reference(q: &Stored, k: &Stored, v: &Stored, shape: Shape, scaling: Scaling,
     out
 }
 
+#[derive(Clone, Copy)]
 struct Case {
     batch: usize,
     q_len: usize,
@@ -133,7 +134,9 @@ fn check(case: Case, mask: Option<&dyn Mask>, seed: u64) {
 #[test]
 fn prompts_under_a_causal_mask_match_the_reference() {
     for (seed, (q_len, kv_len, head_dim)) in
-        [(8, 8, 64), (37, 37, 64), (40, 53, 64), (100, 100, 48), (9, 200, 8), (64, 64, 80), (23, 30, 72)].into_iter().enumerate()
+        [(8, 8, 64), (37, 37, 64), (40, 53, 64), (100, 100, 48), (9, 200, 8), (64, 64, 80), (23, 30, 72)]
+            .into_iter()
+            .enumerate()
     {
         let mask = Rows::causal(q_len, kv_len);
         let case = Case { batch: 1, q_len, kv_len, heads: 9, kv_heads: 3, head_dim, softcap: None };
@@ -143,12 +146,15 @@ fn prompts_under_a_causal_mask_match_the_reference() {
 
 #[test]
 fn decoding_rows_match_the_reference() {
-    for (seed, (q_len, kv_len)) in [(1, 1), (1, 17), (1, 300), (3, 40), (7, 7)].into_iter().enumerate() {
-        let case = Case { batch: 2, q_len, kv_len, heads: 4, kv_heads: 2, head_dim: 64, softcap: None };
-        check(case, None, 100 + seed as u64);
-        let mask = Rows::causal(q_len, kv_len);
-        let case = Case { batch: 2, q_len, kv_len, heads: 4, kv_heads: 2, head_dim: 64, softcap: None };
-        check(case, Some(&mask), 200 + seed as u64);
+    // Decoding's tasks take every head of a KV head together: groups of 2, 3 (SmolLM2's),
+    // 8 and 12 heads, with one to seven query rows each.
+    for (heads, kv_heads) in [(4, 2), (9, 3), (8, 1), (12, 1)] {
+        for (seed, (q_len, kv_len)) in [(1, 1), (1, 17), (1, 300), (3, 40), (7, 7)].into_iter().enumerate() {
+            let case = Case { batch: 2, q_len, kv_len, heads, kv_heads, head_dim: 64, softcap: None };
+            check(case, None, 100 + seed as u64);
+            let mask = Rows::causal(q_len, kv_len);
+            check(case, Some(&mask), 200 + seed as u64);
+        }
     }
 }
 
