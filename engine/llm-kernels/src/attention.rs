@@ -282,13 +282,13 @@ impl Task<'_> {
             match out_group.len() / head_dim {
                 ROW_GROUP => {
                     let w = std::array::from_fn(|r| weights(first_row + r));
-                    self.weighted_values::<ROW_GROUP>(b, kv_head, lo, w, out_group);
+                    self.weighted_values::<ROW_GROUP, DIM_BLOCK>(b, kv_head, lo, w, out_group);
                 }
                 // The last rows of a prompt, and decoding: one at a time, so that a lone row
                 // does not pay for a group's absent ones.
                 _ => {
                     for (r, out_row) in out_group.chunks_exact_mut(head_dim).enumerate() {
-                        self.weighted_values::<1>(b, kv_head, lo, [weights(first_row + r)], out_row);
+                        self.weighted_values::<1, { 4 * DIM_BLOCK }>(b, kv_head, lo, [weights(first_row + r)], out_row);
                     }
                 }
             }
@@ -301,11 +301,12 @@ impl Task<'_> {
     }
 
     /// `out[r] += Σ_p weights[r][p - lo] · v[p]` for `R` rows and the positions from `lo`
-    /// that the weights cover. The sums of [`DIM_BLOCK`] dimensions of all `R` rows stay in
-    /// registers over the positions (the compiler keeps `R × 16` floats there), so each value
-    /// row is read once per block for every row and nothing is stored until the end; adding
-    /// into `out` position by position instead loaded and stored each row every time.
-    fn weighted_values<const R: usize>(
+    /// that the weights cover. The sums of `D` dimensions of all `R` rows stay in registers
+    /// over the positions (`R × D` floats: eight AVX registers for four rows of 16 or one row
+    /// of 64), so each value row is read once per block for every row and nothing is stored
+    /// until the end; adding into `out` position by position instead loaded and stored each
+    /// row every time. A lone decoding row takes its whole head (64 dimensions) in one pass.
+    fn weighted_values<const R: usize, const D: usize>(
         &self,
         b: usize,
         kv_head: usize,
@@ -314,33 +315,50 @@ impl Task<'_> {
         out: &mut [f32],
     ) {
         let head_dim = self.shape.head_dim;
-        let positions = weights[0].len();
-        let blocks = head_dim / DIM_BLOCK;
-        for block in 0..blocks {
-            let d = block * DIM_BLOCK;
-            let mut sums = [[0f32; DIM_BLOCK]; R];
-            for p in 0..positions {
-                let v: &[f32; DIM_BLOCK] =
-                    self.v.row(b, lo + p, kv_head, head_dim)[d..d + DIM_BLOCK].try_into().expect("a whole block");
-                for (row_sums, row_weights) in sums.iter_mut().zip(&weights) {
-                    let weight = row_weights[p];
-                    for (sum, value) in row_sums.iter_mut().zip(v) {
-                        *sum += weight * value;
-                    }
-                }
-            }
-            for (row_sums, out_row) in sums.iter().zip(out.chunks_exact_mut(head_dim)) {
-                for (o, sum) in out_row[d..d + DIM_BLOCK].iter_mut().zip(row_sums) {
-                    *o += sum;
-                }
-            }
+        let mut d = 0;
+        while d + D <= head_dim {
+            self.value_block::<R, D>(b, kv_head, lo, &weights, out, d);
+            d += D;
+        }
+        while d + DIM_BLOCK <= head_dim {
+            self.value_block::<R, DIM_BLOCK>(b, kv_head, lo, &weights, out, d);
+            d += DIM_BLOCK;
         }
         // Dimensions past the last whole block (head sizes that are not a multiple of 16).
-        for d in blocks * DIM_BLOCK..head_dim {
+        let positions = weights[0].len();
+        for d in d..head_dim {
             for (row_weights, out_row) in weights.iter().zip(out.chunks_exact_mut(head_dim)) {
                 let sum: f32 =
                     (0..positions).map(|p| row_weights[p] * self.v.row(b, lo + p, kv_head, head_dim)[d]).sum();
                 out_row[d] += sum;
+            }
+        }
+    }
+
+    /// Dimensions `d..d + W` of [`Self::weighted_values`].
+    fn value_block<const R: usize, const W: usize>(
+        &self,
+        b: usize,
+        kv_head: usize,
+        lo: usize,
+        weights: &[&[f32]; R],
+        out: &mut [f32],
+        d: usize,
+    ) {
+        let head_dim = self.shape.head_dim;
+        let mut sums = [[0f32; W]; R];
+        for p in 0..weights[0].len() {
+            let v: &[f32; W] = self.v.row(b, lo + p, kv_head, head_dim)[d..d + W].try_into().expect("a whole block");
+            for (row_sums, row_weights) in sums.iter_mut().zip(weights) {
+                let weight = row_weights[p];
+                for (sum, value) in row_sums.iter_mut().zip(v) {
+                    *sum += weight * value;
+                }
+            }
+        }
+        for (row_sums, out_row) in sums.iter().zip(out.chunks_exact_mut(head_dim)) {
+            for (o, sum) in out_row[d..d + W].iter_mut().zip(row_sums) {
+                *o += sum;
             }
         }
     }
