@@ -13,8 +13,9 @@
 //! - The mask is read a row at a time. Keys masked with `-∞` at either end of a row (the
 //!   future, under a causal mask; the past beyond a sliding window) are never visited.
 //! - The softmax's exponentials are a polynomial that vectorises ([`crate::exp`]).
-//! - The weighted sum of the values keeps 16 dimensions of up to four rows in registers over
-//!   all positions, rather than adding each position into the output in memory.
+//! - The weighted sum of the values keeps its sums in registers over all positions (16
+//!   dimensions of four rows, or 64 of a lone row), rather than adding each position into
+//!   the output in memory.
 //! - The work is split over query-row blocks on rayon's global pool, which the matmuls use
 //!   too, instead of a second pool of its own.
 
@@ -30,6 +31,9 @@ const LANES: usize = 16;
 const ROW_GROUP: usize = 4;
 /// Dimensions of the values whose weighted sums are kept in registers together.
 const DIM_BLOCK: usize = 16;
+/// The same for a lone row (decoding): a whole 64-dimension head, so that the values are
+/// read in one pass rather than four.
+const LONE_ROW_DIMS: usize = 4 * DIM_BLOCK;
 
 /// Element strides of a `(batch, position, head, dim)` tensor whose `dim` is contiguous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -288,7 +292,7 @@ impl Task<'_> {
                 // does not pay for a group's absent ones.
                 _ => {
                     for (r, out_row) in out_group.chunks_exact_mut(head_dim).enumerate() {
-                        self.weighted_values::<1, { 4 * DIM_BLOCK }>(b, kv_head, lo, [weights(first_row + r)], out_row);
+                        self.weighted_values::<1, LONE_ROW_DIMS>(b, kv_head, lo, [weights(first_row + r)], out_row);
                     }
                 }
             }
